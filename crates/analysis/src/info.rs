@@ -1,0 +1,134 @@
+//! Capture facts for `memreport info`: the header plus what one full pass over the body counts.
+//!
+//! Header counts are not trusted (a killed process leaves them at zero, spec §1.3); every figure
+//! here comes from the records actually read, as memray's own reader does (§5.1).
+
+use std::path::Path;
+
+use memreport_format::events::{Event, Events};
+use memreport_format::{Capture, Header, Result, Storage, StreamEnd, Truncation};
+
+/// A thread seen in the capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadInfo {
+    /// memray thread id.
+    pub tid: u64,
+    /// Last name given to it, if any.
+    pub name: Option<String>,
+}
+
+/// Everything `memreport info` reports.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CaptureInfo {
+    /// The header as stored.
+    pub header: Header,
+    /// LZ4 or raw.
+    pub storage: Storage,
+    /// Stream offset where the body starts.
+    pub body_offset: u64,
+    /// How the body ended.
+    pub end: StreamEnd,
+    /// All records read.
+    pub n_records: u64,
+    /// ALLOCATION records (frees included): memray's `total_allocations`.
+    pub n_allocation_records: u64,
+    /// Memory samples (MEMORY_RECORD or MEMORY_SNAPSHOT).
+    pub n_memory_records: u64,
+    /// AGGREGATED_ALLOCATION records (aggregated captures).
+    pub n_aggregated_records: u64,
+    /// Object-lifetime records.
+    pub n_object_records: u64,
+    /// Distinct Python frames.
+    pub n_frames: u64,
+    /// Distinct Python stacks (trace-tree nodes, the empty stack excluded).
+    pub n_stacks: u64,
+    /// Native trace nodes.
+    pub n_native_nodes: u64,
+    /// Memory maps (segment generations).
+    pub n_memory_maps: u64,
+    /// Threads, by id.
+    pub threads: Vec<ThreadInfo>,
+    /// First and last memory-sample timestamps (ms since the epoch).
+    pub sample_span_ms: Option<(u64, u64)>,
+    /// Bytes of the decompressed stream read.
+    pub stream_bytes: u64,
+}
+
+impl CaptureInfo {
+    /// Reads a capture file once, start to end.
+    pub fn read(path: impl AsRef<Path>) -> Result<CaptureInfo> {
+        CaptureInfo::from_capture(Capture::open(path)?)
+    }
+
+    /// Reads an opened capture once, start to end.
+    pub fn from_capture(capture: Capture) -> Result<CaptureInfo> {
+        let storage = capture.storage();
+        let body_offset = capture.body_offset();
+        let (header, records) = capture.into_parts();
+        let mut events = Events::new(header.clone(), records);
+        let mut span: Option<(u64, u64)> = None;
+        for event in &mut events {
+            if let Event::Memory(sample) = event? {
+                let t = sample.ms_since_epoch;
+                span = Some(match span {
+                    None => (t, t),
+                    Some((first, _)) => (first, t),
+                });
+            }
+        }
+        let end = events.end().unwrap_or(StreamEnd::Truncated(Truncation {
+            offset: events.offset(),
+            records_read: events.counts().records,
+            partial_record_type: None,
+            lz4_cut: false,
+        }));
+        let counts = events.counts();
+        let tables = events.tables();
+        let names = tables.thread_names();
+        let mut tids = events.thread_ids();
+        // Aggregated captures only name threads; their ids come from the allocation records.
+        for tid in names.keys() {
+            if !tids.contains(tid) {
+                tids.push(*tid);
+            }
+        }
+        tids.sort_unstable();
+        let threads =
+            tids.into_iter().map(|tid| ThreadInfo { tid, name: names.get(&tid).cloned() }).collect();
+        Ok(CaptureInfo {
+            storage,
+            body_offset,
+            end,
+            n_records: counts.records,
+            n_allocation_records: counts.allocation_records,
+            n_memory_records: counts.memory_records,
+            n_aggregated_records: counts.aggregated_records,
+            n_object_records: counts.object_records,
+            n_frames: tables.n_frames() as u64,
+            n_stacks: tables.n_nodes() as u64 - 1,
+            n_native_nodes: tables.n_native_nodes() as u64 - 1,
+            n_memory_maps: u64::from(tables.n_generations()),
+            threads,
+            sample_span_ms: span,
+            stream_bytes: events.offset(),
+            header: events.header().clone(),
+        })
+    }
+
+    /// Whether the capture ended without a trailer.
+    pub fn truncated(&self) -> bool {
+        matches!(self.end, StreamEnd::Truncated(_))
+    }
+
+    /// Run time in ms: header end − start for complete captures; for truncated ones (whose header
+    /// end time was written at start) the time of the last memory sample.
+    pub fn duration_ms(&self) -> i64 {
+        let h = &self.header;
+        let from_header = h.end_time_ms - h.start_time_ms;
+        match (self.truncated(), self.sample_span_ms) {
+            (true, Some((_, last))) => (last as i64 - h.start_time_ms).max(from_header),
+            _ => from_header,
+        }
+    }
+}

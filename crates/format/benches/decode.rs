@@ -1,0 +1,2 @@
+//! Decode throughput placeholder, filled in below.
+fn main() {}

@@ -1,0 +1,713 @@
+//! Allocation events with their stacks: the reader state memray keeps while it reads a body
+//! (spec §2.4–§2.6, §3, §5.1).
+//!
+//! [`Events`] follows FRAME_PUSH/FRAME_POP per thread over a shared trace tree, registers frames,
+//! code objects, native trace nodes, memory-map generations and thread names in [`StackTables`],
+//! and yields one [`Event`] per ALLOCATION, MEMORY_RECORD, object record or aggregated record.
+//! Stack numbering (frame ids, trace nodes) is created exactly when memray creates it, so node
+//! numbers match memray's and can be used to reproduce its orderings.
+//!
+//! Memory stays proportional to the number of distinct frames, stacks and native nodes; nothing is
+//! kept per event.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::header::{FileFormat, Header};
+use crate::linetable::{self, CharSignedness};
+use crate::record::{AggregatedAllocation, Allocator, CodeObject, Record};
+use crate::records::{Records, StreamEnd};
+
+/// A fast non-cryptographic hasher for integer keys (the Fx hash of rustc).
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher {
+    hash: u64,
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// A `HashMap` with [`FxHasher`].
+pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// A Python source location: `(function, filename, lineno)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Location {
+    /// Function name (`co_name`).
+    pub function: String,
+    /// File name as recorded (relative, absolute or `<frozen …>`).
+    pub filename: String,
+    /// Line number (0 when unknown).
+    pub lineno: i32,
+}
+
+/// What a frame id stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum FrameKey {
+    /// v12+: a code object at an instruction.
+    Code { code_object_id: u64, instruction_offset: i32, is_entry_frame: bool },
+    /// v8–v11: an index into `legacy_locations`.
+    Legacy { index: u32, is_entry_frame: bool },
+}
+
+/// A trace-tree node: a frame on top of a parent node (node 0 is the empty stack).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceNode {
+    /// Frame id (index into the frame registry).
+    pub frame: u32,
+    /// Parent node.
+    pub parent: u32,
+}
+
+/// One loaded image of a memory map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// Path of the image (raw OS bytes).
+    pub filename: Vec<u8>,
+    /// Load address.
+    pub load_address: u64,
+    /// `(vaddr, memsz)` of each segment, relative to the load address.
+    pub segments: Vec<(u64, u64)>,
+}
+
+/// The tables built while reading: frames, trace tree, native nodes, maps, threads.
+#[derive(Debug)]
+pub struct StackTables {
+    python_version: u32,
+    chars: CharSignedness,
+    code_objects: FxHashMap<u64, CodeObject>,
+    frames: Vec<FrameKey>,
+    frame_ids: FxHashMap<FrameKey, u32>,
+    /// v8–v11 frame ids as written in the file → index into `frames`.
+    legacy_frame_ids: FxHashMap<u64, u32>,
+    legacy_locations: Vec<Location>,
+    nodes: Vec<TraceNode>,
+    children: FxHashMap<(u32, u32), u32>,
+    native_nodes: Vec<(u64, u64)>,
+    generations: Vec<Vec<Image>>,
+    thread_names: BTreeMap<u64, String>,
+    locations: Vec<Option<Location>>,
+}
+
+impl StackTables {
+    fn new(header: &Header) -> StackTables {
+        StackTables {
+            python_version: header.python_version.unwrap_or(0),
+            chars: CharSignedness::default(),
+            code_objects: FxHashMap::default(),
+            frames: Vec::new(),
+            frame_ids: FxHashMap::default(),
+            legacy_frame_ids: FxHashMap::default(),
+            legacy_locations: Vec::new(),
+            nodes: vec![TraceNode { frame: u32::MAX, parent: 0 }],
+            children: FxHashMap::default(),
+            native_nodes: vec![(0, 0)],
+            generations: vec![Vec::new()],
+            thread_names: BTreeMap::new(),
+            locations: Vec::new(),
+        }
+    }
+
+    fn register_frame(&mut self, key: FrameKey) -> u32 {
+        if let Some(&id) = self.frame_ids.get(&key) {
+            return id;
+        }
+        let id = self.frames.len() as u32;
+        self.frames.push(key);
+        self.frame_ids.insert(key, id);
+        id
+    }
+
+    /// memray's `FrameTree::getTraceIndex`: the child of `parent` for `frame`, created on demand.
+    fn child(&mut self, parent: u32, frame: u32) -> u32 {
+        if let Some(&node) = self.children.get(&(parent, frame)) {
+            return node;
+        }
+        let node = self.nodes.len() as u32;
+        self.nodes.push(TraceNode { frame, parent });
+        self.children.insert((parent, frame), node);
+        node
+    }
+
+    /// Number of trace-tree nodes, the root included.
+    pub fn n_nodes(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Number of distinct frames.
+    pub fn n_frames(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Number of native trace nodes (node 0, "no stack", included).
+    pub fn n_native_nodes(&self) -> usize {
+        self.native_nodes.len()
+    }
+
+    /// A trace-tree node (`None` for 0 or an unknown node).
+    pub fn node(&self, node: u32) -> Option<TraceNode> {
+        if node == 0 {
+            return None;
+        }
+        self.nodes.get(node as usize).copied()
+    }
+
+    /// The frame ids of a node's stack, innermost first.
+    pub fn frames_of(&self, mut node: u32) -> Vec<u32> {
+        let mut out = Vec::new();
+        while let Some(n) = self.node(node) {
+            out.push(n.frame);
+            node = n.parent;
+        }
+        out
+    }
+
+    /// Whether a frame has its own eval call (for hybrid native stacks).
+    pub fn is_entry_frame(&self, frame: u32) -> bool {
+        match self.frames.get(frame as usize) {
+            Some(FrameKey::Code { is_entry_frame, .. } | FrameKey::Legacy { is_entry_frame, .. }) => {
+                *is_entry_frame
+            }
+            None => true,
+        }
+    }
+
+    /// The source location of a frame, computed once per frame id.
+    pub fn location(&mut self, frame: u32) -> &Location {
+        let i = frame as usize;
+        if self.locations.len() <= i {
+            self.locations.resize(self.frames.len().max(i + 1), None);
+        }
+        if self.locations[i].is_none() {
+            let loc = self.compute_location(frame);
+            self.locations[i] = Some(loc);
+        }
+        self.locations[i].as_ref().expect("filled above")
+    }
+
+    /// The source location of a frame, without caching.
+    pub fn compute_location(&self, frame: u32) -> Location {
+        match self.frames.get(frame as usize) {
+            Some(FrameKey::Code { code_object_id, instruction_offset, .. }) => {
+                match self.code_objects.get(code_object_id) {
+                    Some(code) => Location {
+                        function: code.function_name.clone(),
+                        filename: code.filename.clone(),
+                        lineno: linetable::line_number(
+                            self.python_version,
+                            &code.linetable,
+                            code.firstlineno,
+                            *instruction_offset,
+                            self.chars,
+                        ),
+                    },
+                    // memray resolves an unknown code object to an empty location.
+                    None => Location { function: String::new(), filename: String::new(), lineno: 0 },
+                }
+            }
+            Some(FrameKey::Legacy { index, .. }) => self.legacy_locations[*index as usize].clone(),
+            None => Location { function: String::new(), filename: String::new(), lineno: 0 },
+        }
+    }
+
+    /// The Python stack of a node, innermost first.
+    pub fn stack(&mut self, node: u32) -> Vec<Location> {
+        self.frames_of(node).into_iter().map(|f| self.location(f).clone()).collect()
+    }
+
+    /// A native trace node: `(ip, parent)`; node 0 is "no native stack".
+    pub fn native_node(&self, node: u64) -> Option<(u64, u64)> {
+        if node == 0 {
+            return None;
+        }
+        self.native_nodes.get(usize::try_from(node).ok()?).copied()
+    }
+
+    /// The instruction pointers of a native stack, innermost first.
+    pub fn native_stack(&self, mut node: u64) -> Vec<u64> {
+        let mut out = Vec::new();
+        while let Some((ip, parent)) = self.native_node(node) {
+            out.push(ip);
+            if parent >= node {
+                break; // Parents always precede children; stop on a malformed chain.
+            }
+            node = parent;
+        }
+        out
+    }
+
+    /// The images of a memory-map generation (generation 0 has none).
+    pub fn images(&self, generation: u32) -> &[Image] {
+        self.generations.get(generation as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// Number of memory-map generations seen.
+    pub fn n_generations(&self) -> u32 {
+        (self.generations.len() - 1) as u32
+    }
+
+    /// Thread names seen so far, by memray thread id (the last name given wins).
+    pub fn thread_names(&self) -> &BTreeMap<u64, String> {
+        &self.thread_names
+    }
+
+    /// Selects how the ≤ 3.9 line decoder treats bytecode deltas ≥ 128.
+    pub fn set_char_signedness(&mut self, chars: CharSignedness) {
+        self.chars = chars;
+        self.locations.clear();
+    }
+}
+
+/// One allocator call with its attribution (spec §5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllocationEvent {
+    /// Index among ALLOCATION records (0-based).
+    pub index: u64,
+    /// memray thread id.
+    pub tid: u64,
+    /// Address.
+    pub address: u64,
+    /// Size in bytes (0 for free and pymalloc_free).
+    pub size: u64,
+    /// Allocator.
+    pub allocator: Allocator,
+    /// Python trace node (0 for deallocations and empty stacks).
+    pub python_node: u32,
+    /// Native trace node (0 for deallocations and without `--native`).
+    pub native_node: u64,
+    /// Memory-map generation (0 for deallocations).
+    pub generation: u32,
+}
+
+/// A memory sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemorySample {
+    /// ms since the epoch.
+    pub ms_since_epoch: u64,
+    /// Resident set size.
+    pub rss: u64,
+    /// Live heap, when stored (aggregated captures); streaming captures compute it by replay.
+    pub heap: Option<u64>,
+}
+
+/// An event of the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// An allocator call.
+    Allocation(AllocationEvent),
+    /// A memory sample (MEMORY_RECORD, or MEMORY_SNAPSHOT of an aggregated capture).
+    Memory(MemorySample),
+    /// A Python object created or destroyed (object-lifetime tracking).
+    Object {
+        /// memray thread id.
+        tid: u64,
+        /// `PyObject*`.
+        address: u64,
+        /// Creation or destruction.
+        created: bool,
+        /// Python node for creations.
+        python_node: u32,
+    },
+    /// Totals of one location in an aggregated capture.
+    Aggregated(AggregatedAllocation),
+}
+
+/// Counts of what was read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// All records.
+    pub records: u64,
+    /// ALLOCATION records (frees included): memray's `total_allocations`.
+    pub allocation_records: u64,
+    /// MEMORY_RECORD / MEMORY_SNAPSHOT records.
+    pub memory_records: u64,
+    /// AGGREGATED_ALLOCATION records.
+    pub aggregated_records: u64,
+    /// CONTEXT_SWITCH records.
+    pub context_switches: u64,
+    /// OBJECT_RECORD records.
+    pub object_records: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct ThreadState {
+    top: u32,
+    depth: u32,
+}
+
+/// The event stream of a capture.
+pub struct Events {
+    header: Header,
+    records: Records,
+    tables: StackTables,
+    threads: FxHashMap<u64, ThreadState>,
+    current_tid: Option<u64>,
+    counts: Counts,
+    aggregated_frames_pending: bool,
+    legacy_aggregated_frames: BTreeMap<u64, (u32, bool)>,
+    failed: bool,
+}
+
+impl Events {
+    /// Follows the records of a capture body.
+    pub fn new(header: Header, records: Records) -> Events {
+        let tables = StackTables::new(&header);
+        Events {
+            header,
+            records,
+            tables,
+            threads: FxHashMap::default(),
+            current_tid: None,
+            counts: Counts::default(),
+            aggregated_frames_pending: false,
+            legacy_aggregated_frames: BTreeMap::new(),
+            failed: false,
+        }
+    }
+
+    /// The capture header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The tables built so far.
+    pub fn tables(&self) -> &StackTables {
+        &self.tables
+    }
+
+    /// The tables, mutable (location caching).
+    pub fn tables_mut(&mut self) -> &mut StackTables {
+        &mut self.tables
+    }
+
+    /// Consumes the reader, keeping its tables.
+    pub fn into_tables(self) -> StackTables {
+        self.tables
+    }
+
+    /// Thread ids seen in CONTEXT_SWITCH records, sorted.
+    pub fn thread_ids(&self) -> Vec<u64> {
+        let mut tids: Vec<u64> = self.threads.keys().copied().collect();
+        tids.sort_unstable();
+        tids
+    }
+
+    /// Counts of records read so far.
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// How the body ended, once iteration is over.
+    pub fn end(&self) -> Option<StreamEnd> {
+        self.records.end()
+    }
+
+    /// Current stream offset.
+    pub fn offset(&self) -> u64 {
+        self.records.offset()
+    }
+
+    /// The current thread's top node and thread id, or an error.
+    fn thread(&mut self, offset: u64) -> Result<(u64, &mut ThreadState)> {
+        match self.current_tid {
+            Some(tid) => Ok((tid, self.threads.entry(tid).or_default())),
+            None => Err(Error::new(ErrorKind::NoCurrentThread, offset)
+                .at_record(self.records.records_read().saturating_sub(1))),
+        }
+    }
+
+    fn corrupt(&self, kind: ErrorKind, offset: u64) -> Error {
+        Error::new(kind, offset).at_record(self.records.records_read().saturating_sub(1))
+    }
+
+    fn handle(&mut self, record: Record, offset: u64) -> Result<Option<Event>> {
+        self.counts.records += 1;
+        match record {
+            Record::Allocation(a) => {
+                let index = self.counts.allocation_records;
+                self.counts.allocation_records += 1;
+                let legacy = !self.header.has_modern_records();
+                let generation = self.tables.n_generations();
+                let (tid, state) = self.thread(offset)?;
+                let top = state.top;
+                // memray drops stack data for deallocations (spec §2.3), even when the record
+                // carries a native id (MUNMAP).
+                let event = if a.allocator.is_deallocator() {
+                    AllocationEvent {
+                        index,
+                        tid,
+                        address: a.address,
+                        size: a.size,
+                        allocator: a.allocator,
+                        python_node: 0,
+                        native_node: 0,
+                        generation: 0,
+                    }
+                } else {
+                    let native = a.native_frame_id.unwrap_or(0);
+                    // v8–v11: a record without native id has segment generation 0.
+                    let generation =
+                        if legacy && a.native_frame_id.is_none() { 0 } else { generation };
+                    AllocationEvent {
+                        index,
+                        tid,
+                        address: a.address,
+                        size: a.size,
+                        allocator: a.allocator,
+                        python_node: top,
+                        native_node: native,
+                        generation,
+                    }
+                };
+                Ok(Some(Event::Allocation(event)))
+            }
+            Record::FramePush { code_object_id, instruction_offset, is_entry_frame } => {
+                let frame = self.tables.register_frame(FrameKey::Code {
+                    code_object_id,
+                    instruction_offset,
+                    is_entry_frame,
+                });
+                self.push(frame, offset)?;
+                Ok(None)
+            }
+            Record::LegacyFramePush { frame_id } => {
+                let Some(&frame) = self.tables.legacy_frame_ids.get(&frame_id) else {
+                    return Err(self.corrupt(ErrorKind::UndefinedReference, offset));
+                };
+                self.push(frame, offset)?;
+                Ok(None)
+            }
+            Record::FramePop { count } => {
+                let err = self.corrupt(ErrorKind::StackUnderflow, offset);
+                let Some(tid) = self.current_tid else {
+                    return Err(self.corrupt(ErrorKind::NoCurrentThread, offset));
+                };
+                let state = self.threads.entry(tid).or_default();
+                for _ in 0..count {
+                    if state.depth == 0 {
+                        return Err(err);
+                    }
+                    state.top = self.tables.nodes[state.top as usize].parent;
+                    state.depth -= 1;
+                }
+                Ok(None)
+            }
+            Record::ObjectRecord { address, created, .. } => {
+                self.counts.object_records += 1;
+                let (tid, state) = self.thread(offset)?;
+                let python_node = if created { state.top } else { 0 };
+                Ok(Some(Event::Object { tid, address, created, python_node }))
+            }
+            Record::MemoryRecord { rss, ms_since_epoch } => {
+                self.counts.memory_records += 1;
+                Ok(Some(Event::Memory(MemorySample { ms_since_epoch, rss, heap: None })))
+            }
+            Record::MemorySnapshot { ms_since_epoch, rss, heap } => {
+                self.counts.memory_records += 1;
+                Ok(Some(Event::Memory(MemorySample { ms_since_epoch, rss, heap: Some(heap) })))
+            }
+            Record::NativeTraceIndex { ip, parent } => {
+                if parent >= self.tables.native_nodes.len() as u64 {
+                    return Err(self.corrupt(ErrorKind::UndefinedReference, offset));
+                }
+                self.tables.native_nodes.push((ip, parent));
+                Ok(None)
+            }
+            Record::MemoryMapStart => {
+                self.tables.generations.push(Vec::new());
+                Ok(None)
+            }
+            Record::SegmentHeader { filename, load_address, .. } => {
+                let images = self.tables.generations.last_mut().expect("generation 0 exists");
+                images.push(Image { filename, load_address, segments: Vec::new() });
+                Ok(None)
+            }
+            Record::Segment { vaddr, memsz } => {
+                let images = self.tables.generations.last_mut().expect("generation 0 exists");
+                if let Some(image) = images.last_mut() {
+                    image.segments.push((vaddr, memsz));
+                }
+                Ok(None)
+            }
+            Record::ThreadRecord { name } => {
+                let tid = match self.current_tid {
+                    Some(tid) => tid,
+                    None => return Err(self.corrupt(ErrorKind::NoCurrentThread, offset)),
+                };
+                self.tables.thread_names.insert(tid, String::from_utf8_lossy(&name).into_owned());
+                Ok(None)
+            }
+            Record::ContextSwitch { tid } => {
+                self.counts.context_switches += 1;
+                self.current_tid = Some(tid);
+                self.threads.entry(tid).or_default();
+                Ok(None)
+            }
+            Record::CodeObject(code) => {
+                self.tables.code_objects.insert(code.id, code);
+                Ok(None)
+            }
+            Record::LegacyFrameIndex(f) => {
+                let index = self.tables.legacy_locations.len() as u32;
+                self.tables.legacy_locations.push(Location {
+                    function: f.function_name,
+                    filename: f.filename,
+                    lineno: f.lineno,
+                });
+                let frame = self.tables.frames.len() as u32;
+                self.tables.frames.push(FrameKey::Legacy { index, is_entry_frame: f.is_entry_frame });
+                self.tables.legacy_frame_ids.insert(f.frame_id, frame);
+                Ok(None)
+            }
+            Record::PythonFrameIndex { frame_id, code_object_id, instruction_offset, is_entry_frame } => {
+                if frame_id != self.tables.frames.len() as u64 {
+                    return Err(self.corrupt(ErrorKind::FrameIdMismatch, offset));
+                }
+                let key = FrameKey::Code { code_object_id, instruction_offset, is_entry_frame };
+                self.tables.frames.push(key);
+                self.tables.frame_ids.entry(key).or_insert(frame_id as u32);
+                Ok(None)
+            }
+            Record::LegacyPythonFrameIndex(f) => {
+                // v10–v11 store frames in hash order: collect them, number them at the first
+                // trace index (every frame is written before any trace).
+                if self.legacy_aggregated_frames.contains_key(&f.frame_id) {
+                    return Err(self.corrupt(ErrorKind::FrameIdMismatch, offset));
+                }
+                let index = self.tables.legacy_locations.len() as u32;
+                self.tables.legacy_locations.push(Location {
+                    function: f.function_name,
+                    filename: f.filename,
+                    lineno: f.lineno,
+                });
+                self.legacy_aggregated_frames.insert(f.frame_id, (index, f.is_entry_frame));
+                self.aggregated_frames_pending = true;
+                Ok(None)
+            }
+            Record::PythonTraceIndex { frame_id, parent_index } => {
+                if self.aggregated_frames_pending {
+                    self.number_legacy_aggregated_frames();
+                }
+                let frame = if self.header.has_modern_records() {
+                    frame_id
+                } else {
+                    match self.tables.legacy_frame_ids.get(&frame_id) {
+                        Some(&f) => u64::from(f),
+                        None => return Err(self.corrupt(ErrorKind::UndefinedReference, offset)),
+                    }
+                };
+                if frame >= self.tables.frames.len() as u64
+                    || parent_index >= self.tables.nodes.len() as u64
+                {
+                    return Err(self.corrupt(ErrorKind::UndefinedReference, offset));
+                }
+                let (frame, parent) = (frame as u32, parent_index as u32);
+                let node = self.tables.nodes.len() as u32;
+                self.tables.nodes.push(TraceNode { frame, parent });
+                self.tables.children.entry((parent, frame)).or_insert(node);
+                Ok(None)
+            }
+            Record::SurvivingObject { .. } => {
+                self.counts.object_records += 1;
+                Ok(None)
+            }
+            Record::AggregatedAllocation(a) => {
+                self.counts.aggregated_records += 1;
+                Ok(Some(Event::Aggregated(a)))
+            }
+            Record::Trailer | Record::AggregatedTrailer => Ok(None),
+        }
+    }
+
+    fn number_legacy_aggregated_frames(&mut self) {
+        self.aggregated_frames_pending = false;
+        for (&file_id, &(index, is_entry_frame)) in &self.legacy_aggregated_frames {
+            if self.tables.legacy_frame_ids.contains_key(&file_id) {
+                continue;
+            }
+            let frame = self.tables.frames.len() as u32;
+            self.tables.frames.push(FrameKey::Legacy { index, is_entry_frame });
+            self.tables.legacy_frame_ids.insert(file_id, frame);
+        }
+    }
+
+    fn push(&mut self, frame: u32, offset: u64) -> Result<()> {
+        let tid = match self.current_tid {
+            Some(tid) => tid,
+            None => return Err(self.corrupt(ErrorKind::NoCurrentThread, offset)),
+        };
+        let state = self.threads.entry(tid).or_default();
+        let top = state.top;
+        let node = self.tables.child(top, frame);
+        let state = self.threads.entry(tid).or_default();
+        state.top = node;
+        state.depth += 1;
+        Ok(())
+    }
+}
+
+impl Iterator for Events {
+    type Item = Result<Event>;
+
+    fn next(&mut self) -> Option<Result<Event>> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            let offset = self.records.offset();
+            let record = match self.records.next()? {
+                Ok(r) => r,
+                Err(e) => return Some(Err(e)),
+            };
+            match self.handle(record, offset) {
+                Ok(Some(event)) => return Some(Ok(event)),
+                Ok(None) => {}
+                Err(e) => {
+                    // Stop after the first error, like the record iterator does.
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+impl Header {
+    /// Whether the capture stores events (rather than aggregated totals).
+    pub fn is_streaming(&self) -> bool {
+        self.file_format == FileFormat::AllAllocations
+    }
+}

@@ -1,0 +1,156 @@
+//! Streaming reader for the capture files of [memray](https://github.com/bloomberg/memray), the
+//! memory profiler for Python: format versions 8 (memray 1.2) to 13 (memray 1.20), both file
+//! formats (all allocations and `--aggregate`), LZ4-compressed or raw, complete or truncated.
+//!
+//! # Brief overview
+//!
+//! * [`Capture`] opens a file (or bytes), detects LZ4, parses the [`Header`] and hands out the
+//!   body as [`Records`], an iterator of decoded [`Record`]s. Nothing but a small window of the
+//!   decompressed stream is ever in memory, so captures of any size can be read.
+//! * [`events::Events`] follows the records the way memray's reader does: per-thread Python stacks,
+//!   the trace tree, code objects, native nodes, memory maps and thread names, and yields one
+//!   [`events::Event`] per allocation or memory sample, with its stack as a trace-tree node.
+//! * [`dump`] prints records in the text of `memray parse`.
+//! * Errors are an [`Error`] with an [`ErrorKind`], the byte offset in the decompressed stream and
+//!   the record index. A capture that ends without a trailer (a killed process) is not an error:
+//!   [`Records::end`] reports [`StreamEnd::Truncated`].
+//!
+//! The byte-level specification is `docs/memray-format.md` of the memreport repository.
+//!
+//! # Example
+//!
+//! ```
+//! use memreport_format::{Capture, Record};
+//!
+//! # fn main() -> Result<(), memreport_format::Error> {
+//! # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/v13-basic/capture.bin");
+//! let capture = Capture::open(path)?;
+//! assert_eq!(capture.header().version, 13);
+//! let mut records = capture.records();
+//! let mut n_allocations = 0;
+//! for record in &mut records {
+//!     if let Record::Allocation(_) = record? {
+//!         n_allocations += 1;
+//!     }
+//! }
+//! assert!(n_allocations > 0);
+//! assert!(matches!(records.end(), Some(memreport_format::StreamEnd::Trailer)));
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+pub mod dump;
+mod error;
+pub mod events;
+mod header;
+pub mod linetable;
+mod record;
+mod records;
+mod source;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+mod wire;
+
+use std::io::Read;
+use std::path::Path;
+
+pub use error::{Error, ErrorKind, Result};
+pub use header::{FileFormat, Header, PythonAllocator, MAX_VERSION, MIN_VERSION};
+pub use record::{
+    AggregatedAllocation, Allocation, Allocator, AllocatorKind, CodeObject, LegacyFrame, Record,
+};
+pub use records::{Records, StreamEnd, Truncation};
+pub use source::Storage;
+
+use source::ByteStream;
+
+/// An opened capture: its header, and its body ready to be read once.
+pub struct Capture {
+    header: Header,
+    storage: Storage,
+    body_offset: u64,
+    stream: ByteStream,
+}
+
+impl Capture {
+    /// Opens a capture file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Capture> {
+        let (storage, reader, limit) = source::open_file(path.as_ref())?;
+        Capture::from_parts(storage, reader, limit)
+    }
+
+    /// Reads a capture held in memory.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Capture> {
+        let (storage, reader, limit) = source::open_bytes(bytes)?;
+        Capture::from_parts(storage, reader, limit)
+    }
+
+    fn from_parts(storage: Storage, reader: Box<dyn Read + Send>, limit: Option<u64>) -> Result<Capture> {
+        let mut stream = ByteStream::new(storage, reader, limit);
+        stream.fill(1)?;
+        loop {
+            let avail = stream.available();
+            match header::parse_header(avail) {
+                Ok((rest, header)) => {
+                    let used = avail.len() - rest.len();
+                    stream.consume(used);
+                    return Ok(Capture { header, storage, body_offset: used as u64, stream });
+                }
+                Err(nom::Err::Incomplete(_)) => {
+                    if stream.at_eof() {
+                        let kind = if avail.is_empty() { ErrorKind::Empty } else { ErrorKind::HeaderTruncated };
+                        return Err(Error::new(kind, avail.len() as u64));
+                    }
+                    let want = avail.len() + 1;
+                    stream.fill(want)?;
+                }
+                Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
+                    let at = avail.len().saturating_sub(e.remaining) as u64;
+                    return Err(Error::new(e.kind, header_field_offset(e.kind, at)));
+                }
+            }
+        }
+    }
+
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// How the file is stored (LZ4 frame or raw).
+    pub fn storage(&self) -> Storage {
+        self.storage
+    }
+
+    /// Whether the file is LZ4-compressed.
+    pub fn is_compressed(&self) -> bool {
+        self.storage == Storage::Lz4
+    }
+
+    /// Stream offset of the first body record.
+    pub fn body_offset(&self) -> u64 {
+        self.body_offset
+    }
+
+    /// The body, as an iterator of records.
+    pub fn records(self) -> Records {
+        Records::new(self.stream, &self.header)
+    }
+
+    /// The header and the body, for callers that keep both.
+    pub fn into_parts(self) -> (Header, Records) {
+        let records = Records::new(self.stream, &self.header);
+        (self.header, records)
+    }
+}
+
+/// Errors found in a header field are reported at the start of that field.
+fn header_field_offset(kind: ErrorKind, after: u64) -> u64 {
+    match kind {
+        ErrorKind::BadMagic => 0,
+        ErrorKind::UnsupportedVersion { .. } => 7,
+        ErrorKind::UnknownFileFormat { .. } => after.saturating_sub(1),
+        _ => after,
+    }
+}

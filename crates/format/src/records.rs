@@ -1,0 +1,604 @@
+//! The record decoder: turns the body bytes into [`Record`]s, one at a time, for the three body
+//! layouts (v12+ streaming §2, v8–v11 streaming Appendix B, aggregated §3 and Appendix B).
+//!
+//! Each record is parsed whole from the byte window before any decoder register changes, so a
+//! record cut by the end of the stream leaves the registers as they were and can be reported as
+//! truncation. How the stream ended is available from [`Records::end`] once iteration stops.
+
+use nom::Err;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::header::{FileFormat, Header};
+use crate::record::{AggregatedAllocation, Allocation, Allocator, CodeObject, LegacyFrame, Record};
+use crate::source::ByteStream;
+use crate::wire::{self, fail, PResult, WireError};
+
+/// Why and where the body stopped before a trailer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Truncation {
+    /// Stream offset where reading stopped (start of the cut record, or end of data).
+    pub offset: u64,
+    /// Number of records decoded before the cut.
+    pub records_read: u64,
+    /// Type byte of a record cut in the middle, if the stream ended inside one.
+    pub partial_record_type: Option<u8>,
+    /// The file was an LZ4 frame cut before its end mark.
+    pub lz4_cut: bool,
+}
+
+/// How the body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// A trailer record was read: the capture is complete.
+    Trailer,
+    /// The data ended without a trailer (a killed process or a cut file); everything before
+    /// `offset` was read.
+    Truncated(Truncation),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    Streaming,
+    LegacyStreaming,
+    Aggregated,
+    LegacyAggregated,
+}
+
+/// Decoder registers (spec §2.2; Appendix B for v8–v11). All start at zero.
+#[derive(Debug, Default, Clone)]
+struct Registers {
+    ptr_cache: [u64; 15],
+    /// v12+: address >> 3 of the last cache miss. v8–v11: the last full address.
+    last_ptr: u64,
+    last_native_id: u64,
+    last_ip: u64,
+    last_firstlineno: i32,
+    last_frame_id: u64,
+    last_line: i32,
+}
+
+/// Register changes computed by a parse, applied only once the whole record has parsed.
+#[derive(Debug, Default, Clone, Copy)]
+struct Pending {
+    last_ptr: Option<u64>,
+    cache_insert: Option<u64>,
+    last_native_id: Option<u64>,
+    last_ip: Option<u64>,
+    last_firstlineno: Option<i32>,
+    last_frame_id: Option<u64>,
+    last_line: Option<i32>,
+}
+
+/// Iterator over the records of a capture body.
+///
+/// Yields `Ok(record)` until the trailer, the end of the data (truncation) or the first error;
+/// after an error it yields nothing more.
+pub struct Records {
+    stream: ByteStream,
+    layout: Layout,
+    native: bool,
+    start_time: u64,
+    regs: Registers,
+    index: u64,
+    segments_left: u64,
+    end: Option<StreamEnd>,
+    failed: bool,
+}
+
+impl Records {
+    pub(crate) fn new(stream: ByteStream, header: &Header) -> Records {
+        let layout = match (header.file_format, header.has_modern_records()) {
+            (FileFormat::AllAllocations, true) => Layout::Streaming,
+            (FileFormat::AllAllocations, false) => Layout::LegacyStreaming,
+            (FileFormat::Aggregated, true) => Layout::Aggregated,
+            (FileFormat::Aggregated, false) => Layout::LegacyAggregated,
+        };
+        Records {
+            stream,
+            layout,
+            native: header.native_traces,
+            start_time: header.start_time_ms as u64,
+            regs: Registers::default(),
+            index: 0,
+            segments_left: 0,
+            end: None,
+            failed: false,
+        }
+    }
+
+    /// How the body ended, once the iterator has returned `None` without an error.
+    pub fn end(&self) -> Option<StreamEnd> {
+        self.end
+    }
+
+    /// Number of records decoded so far.
+    pub fn records_read(&self) -> u64 {
+        self.index
+    }
+
+    /// Stream offset of the next record.
+    pub fn offset(&self) -> u64 {
+        self.stream.offset()
+    }
+
+    fn truncate(&mut self, partial_record_type: Option<u8>) {
+        self.end = Some(StreamEnd::Truncated(Truncation {
+            offset: self.stream.offset(),
+            records_read: self.index,
+            partial_record_type,
+            lz4_cut: self.stream.was_cut(),
+        }));
+    }
+
+    fn error(&mut self, kind: ErrorKind, offset: u64) -> Option<Result<Record>> {
+        self.failed = true;
+        Some(Err(Error::new(kind, offset).at_record(self.index)))
+    }
+
+    fn step(&mut self) -> Option<Result<Record>> {
+        if self.end.is_some() || self.failed {
+            return None;
+        }
+        loop {
+            let offset = self.stream.offset();
+            let avail = self.stream.available();
+            if avail.is_empty() {
+                if self.stream.at_eof() {
+                    // Running out of bytes where a record would start is a clean end of data.
+                    self.truncate(None);
+                    return None;
+                }
+                if let Err(e) = self.stream.fill(1) {
+                    self.failed = true;
+                    return Some(Err(e.at_record(self.index)));
+                }
+                continue;
+            }
+            let type_byte = avail[0];
+            if type_byte == 0 {
+                // Zero is never a record type: either padding after the last record (a capture
+                // without trailer) or corruption, if anything non-zero follows.
+                return match self.stream.rest_is_zero() {
+                    Ok(true) => {
+                        self.truncate(None);
+                        None
+                    }
+                    Ok(false) => self.error(ErrorKind::UnknownRecordType { byte: 0 }, offset),
+                    Err(e) => {
+                        self.failed = true;
+                        Some(Err(e.at_record(self.index)))
+                    }
+                };
+            }
+            let parsed = match self.layout {
+                Layout::Streaming => parse_streaming(avail, &self.regs, self.native, self.start_time),
+                Layout::LegacyStreaming => {
+                    parse_legacy_streaming(avail, &self.regs, self.start_time)
+                }
+                Layout::Aggregated => parse_aggregated(avail, &self.regs, self.native),
+                Layout::LegacyAggregated => parse_legacy_aggregated(avail, &self.regs),
+            };
+            match parsed {
+                Ok((rest, (record, pending))) => {
+                    let consumed = avail.len() - rest.len();
+                    if let Err(kind) = self.check_segment_group(&record) {
+                        return self.error(kind, offset);
+                    }
+                    self.stream.consume(consumed);
+                    self.apply(pending);
+                    self.index += 1;
+                    if matches!(record, Record::Trailer | Record::AggregatedTrailer) {
+                        self.end = Some(StreamEnd::Trailer);
+                    }
+                    return Some(Ok(record));
+                }
+                Err(Err::Incomplete(_)) => {
+                    if self.stream.at_eof() {
+                        self.truncate(Some(type_byte));
+                        return None;
+                    }
+                    let want = avail.len() + 1;
+                    if let Err(e) = self.stream.fill(want) {
+                        self.failed = true;
+                        return Some(Err(e.at_record(self.index)));
+                    }
+                }
+                Err(Err::Error(WireError { kind, .. }) | Err::Failure(WireError { kind, .. })) => {
+                    return self.error(kind, offset);
+                }
+            }
+        }
+    }
+
+    /// SEGMENT records must come exactly `num_segments` at a time after their SEGMENT_HEADER.
+    fn check_segment_group(&mut self, record: &Record) -> std::result::Result<(), ErrorKind> {
+        match record {
+            Record::Segment { .. } if self.segments_left > 0 => self.segments_left -= 1,
+            Record::Segment { .. } => return Err(ErrorKind::MisplacedSegment),
+            _ if self.segments_left > 0 => return Err(ErrorKind::MisplacedSegment),
+            Record::SegmentHeader { num_segments, .. } => self.segments_left = *num_segments,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, p: Pending) {
+        let r = &mut self.regs;
+        if let Some(v) = p.last_ptr {
+            r.last_ptr = v;
+        }
+        if let Some(address) = p.cache_insert {
+            r.ptr_cache.copy_within(0..14, 1);
+            r.ptr_cache[0] = address;
+        }
+        if let Some(v) = p.last_native_id {
+            r.last_native_id = v;
+        }
+        if let Some(v) = p.last_ip {
+            r.last_ip = v;
+        }
+        if let Some(v) = p.last_firstlineno {
+            r.last_firstlineno = v;
+        }
+        if let Some(v) = p.last_frame_id {
+            r.last_frame_id = v;
+        }
+        if let Some(v) = p.last_line {
+            r.last_line = v;
+        }
+    }
+}
+
+impl Iterator for Records {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Result<Record>> {
+        self.step()
+    }
+}
+
+type Parsed<'a> = PResult<'a, (Record, Pending)>;
+
+fn done(input: &[u8], record: Record, pending: Pending) -> Parsed<'_> {
+    Ok((input, (record, pending)))
+}
+
+/// The address of an ALLOCATION or OBJECT_RECORD: a pointer-cache hit, or a delta of address>>3.
+#[inline]
+fn cached_address<'a>(
+    input: &'a [u8],
+    regs: &Registers,
+    index: u8,
+    pending: &mut Pending,
+) -> PResult<'a, u64> {
+    if index == 15 {
+        let (input, delta) = wire::svarint(input)?;
+        let shifted = regs.last_ptr.wrapping_add(delta as u64);
+        let address = shifted << 3;
+        pending.last_ptr = Some(shifted);
+        pending.cache_insert = Some(address);
+        Ok((input, address))
+    } else {
+        // A hit does not reorder the cache: it is a FIFO of the last 15 misses.
+        Ok((input, regs.ptr_cache[usize::from(index)]))
+    }
+}
+
+#[inline]
+fn native_delta<'a>(input: &'a [u8], regs: &Registers, pending: &mut Pending) -> PResult<'a, u64> {
+    let (input, delta) = wire::svarint(input)?;
+    let id = regs.last_native_id.wrapping_add(delta as u64);
+    pending.last_native_id = Some(id);
+    Ok((input, id))
+}
+
+fn native_trace_index<'a>(input: &'a [u8], regs: &Registers) -> Parsed<'a> {
+    let mut pending = Pending::default();
+    let (input, dip) = wire::svarint(input)?;
+    let ip = regs.last_ip.wrapping_add(dip as u64);
+    pending.last_ip = Some(ip);
+    let (input, parent) = native_delta(input, regs, &mut pending)?;
+    done(input, Record::NativeTraceIndex { ip, parent }, pending)
+}
+
+fn segment_header(input: &[u8]) -> Parsed<'_> {
+    let (input, filename) = wire::cstr(input)?;
+    let (input, num_segments) = wire::uvarint(input)?;
+    let (input, load_address) = wire::le_u64(input)?;
+    let record =
+        Record::SegmentHeader { filename: filename.to_vec(), num_segments, load_address };
+    done(input, record, Pending::default())
+}
+
+fn segment(input: &[u8]) -> Parsed<'_> {
+    let (input, vaddr) = wire::le_u64(input)?;
+    let (input, memsz) = wire::uvarint(input)?;
+    done(input, Record::Segment { vaddr, memsz }, Pending::default())
+}
+
+fn thread_record(input: &[u8]) -> Parsed<'_> {
+    let (input, name) = wire::cstr(input)?;
+    done(input, Record::ThreadRecord { name: name.to_vec() }, Pending::default())
+}
+
+fn context_switch(input: &[u8]) -> Parsed<'_> {
+    let (input, tid) = wire::le_u64(input)?;
+    done(input, Record::ContextSwitch { tid }, Pending::default())
+}
+
+fn memory_record(input: &[u8], start_time: u64) -> Parsed<'_> {
+    let (input, rss) = wire::uvarint(input)?;
+    let (input, delta) = wire::uvarint(input)?;
+    // The writer stores `timestamp - start_time` as unsigned, so earlier times wrap around.
+    let record = Record::MemoryRecord { rss, ms_since_epoch: start_time.wrapping_add(delta) };
+    done(input, record, Pending::default())
+}
+
+fn code_object<'a>(input: &'a [u8], regs: &Registers) -> Parsed<'a> {
+    let mut pending = Pending::default();
+    let (input, id) = wire::uvarint(input)?;
+    let (input, function_name) = wire::string(input)?;
+    let (input, filename) = wire::string(input)?;
+    let (input, delta) = wire::svarint(input)?;
+    // The firstlineno register is a 32-bit int: it wraps at 32 bits.
+    let firstlineno = regs.last_firstlineno.wrapping_add(delta as i32);
+    pending.last_firstlineno = Some(firstlineno);
+    let (input, len) = wire::uvarint(input)?;
+    let (input, table) = wire::bytes(input, len)?;
+    let record = Record::CodeObject(CodeObject {
+        id,
+        function_name,
+        filename,
+        firstlineno,
+        linetable: table.to_vec(),
+    });
+    done(input, record, pending)
+}
+
+fn modern_allocator(input: &[u8], id: u8) -> PResult<'_, Allocator> {
+    match Allocator::from_id(id) {
+        Some(a) => Ok((input, a)),
+        None => fail(input, ErrorKind::UnknownAllocator { id }),
+    }
+}
+
+/// One record of the v12+ streaming layout (spec §2.1, §2.3).
+fn parse_streaming<'a>(input: &'a [u8], regs: &Registers, native: bool, start: u64) -> Parsed<'a> {
+    let t = input[0];
+    let body = &input[1..];
+    if t & 0x80 != 0 {
+        let mut pending = Pending::default();
+        let (body, address) = cached_address(body, regs, (t >> 3) & 0x0f, &mut pending)?;
+        let (body, id) = if t & 0x07 != 0 { (body, t & 0x07) } else { wire::u8(body)? };
+        let (body, allocator) = modern_allocator(body, id)?;
+        let (body, native_frame_id) = if native && allocator.has_size() {
+            let (b, id) = native_delta(body, regs, &mut pending)?;
+            (b, Some(id))
+        } else {
+            (body, None)
+        };
+        let (body, size) = if allocator.has_size() { wire::uvarint(body)? } else { (body, 0) };
+        let record = Record::Allocation(Allocation { address, size, allocator, native_frame_id });
+        return done(body, record, pending);
+    }
+    if t & 0x40 != 0 {
+        let (body, code_object_id) = wire::uvarint(body)?;
+        let (body, offset) = wire::svarint(body)?;
+        let record = Record::FramePush {
+            code_object_id,
+            instruction_offset: offset as i32,
+            is_entry_frame: t & 1 != 0,
+        };
+        return done(body, record, Pending::default());
+    }
+    if t & 0x20 != 0 {
+        let mut pending = Pending::default();
+        let created = t & 1 != 0;
+        let (body, address) = cached_address(body, regs, (t >> 1) & 0x0f, &mut pending)?;
+        let (body, native_frame_id) = if native && created {
+            let (b, id) = native_delta(body, regs, &mut pending)?;
+            (b, Some(id))
+        } else {
+            (body, None)
+        };
+        return done(body, Record::ObjectRecord { address, created, native_frame_id }, pending);
+    }
+    if t & 0x10 != 0 {
+        return done(body, Record::FramePop { count: (t & 0x0f) + 1 }, Pending::default());
+    }
+    match t {
+        0x01 => done(body, Record::Trailer, Pending::default()),
+        0x02 => memory_record(body, start),
+        0x05 => native_trace_index(body, regs),
+        0x06 => done(body, Record::MemoryMapStart, Pending::default()),
+        0x07 => segment_header(body),
+        0x08 => segment(body),
+        0x0a => thread_record(body),
+        0x0c => context_switch(body),
+        0x0e => code_object(body, regs),
+        byte => fail(input, ErrorKind::UnknownRecordType { byte }),
+    }
+}
+
+/// One record of the v8–v11 streaming layout: type in the low nibble, flags in the high one.
+fn parse_legacy_streaming<'a>(input: &'a [u8], regs: &Registers, start: u64) -> Parsed<'a> {
+    let t = input[0];
+    let body = &input[1..];
+    let flags = t >> 4;
+    match t & 0x0f {
+        0 if flags == 1 => done(body, Record::Trailer, Pending::default()),
+        1 | 2 => {
+            let with_native = t & 0x0f == 2;
+            let allocator = match Allocator::from_legacy_id(flags) {
+                Some(a) => a,
+                None => return fail(input, ErrorKind::UnknownAllocator { id: flags }),
+            };
+            let mut pending = Pending::default();
+            let (body, delta) = wire::svarint(body)?;
+            let address = regs.last_ptr.wrapping_add(delta as u64);
+            pending.last_ptr = Some(address);
+            let (body, size) = if with_native || allocator.has_size() {
+                wire::uvarint(body)?
+            } else {
+                (body, 0)
+            };
+            let (body, native_frame_id) = if with_native {
+                let (b, id) = native_delta(body, regs, &mut pending)?;
+                (b, Some(id))
+            } else {
+                (body, None)
+            };
+            let record =
+                Record::Allocation(Allocation { address, size, allocator, native_frame_id });
+            done(body, record, pending)
+        }
+        3 => {
+            let mut pending = Pending::default();
+            let (body, delta) = wire::svarint(body)?;
+            let frame_id = regs.last_frame_id.wrapping_add(delta as u64);
+            pending.last_frame_id = Some(frame_id);
+            let (body, function_name) = wire::string(body)?;
+            let (body, filename) = wire::string(body)?;
+            let (body, dline) = wire::svarint(body)?;
+            let lineno = regs.last_line.wrapping_add(dline as i32);
+            pending.last_line = Some(lineno);
+            let frame = LegacyFrame {
+                frame_id,
+                function_name,
+                filename,
+                lineno,
+                is_entry_frame: flags & 1 == 0,
+            };
+            done(body, Record::LegacyFrameIndex(frame), pending)
+        }
+        4 => {
+            let mut pending = Pending::default();
+            let (body, delta) = wire::svarint(body)?;
+            let frame_id = regs.last_frame_id.wrapping_add(delta as u64);
+            pending.last_frame_id = Some(frame_id);
+            done(body, Record::LegacyFramePush { frame_id }, pending)
+        }
+        5 => native_trace_index(body, regs),
+        6 => done(body, Record::MemoryMapStart, Pending::default()),
+        7 => segment_header(body),
+        8 if t == 0x08 => segment(body),
+        9 => done(body, Record::FramePop { count: flags + 1 }, Pending::default()),
+        10 => thread_record(body),
+        11 => memory_record(body, start),
+        12 => context_switch(body),
+        _ => fail(input, ErrorKind::UnknownRecordType { byte: t }),
+    }
+}
+
+fn memory_snapshot(input: &[u8]) -> Parsed<'_> {
+    let (input, ms_since_epoch) = wire::le_u64(input)?;
+    let (input, rss) = wire::le_u64(input)?;
+    let (input, heap) = wire::le_u64(input)?;
+    done(input, Record::MemorySnapshot { ms_since_epoch, rss, heap }, Pending::default())
+}
+
+/// The 72-byte AGGREGATED_ALLOCATION struct; bytes 9–15 are uninitialised padding.
+fn aggregated_allocation(input: &[u8], legacy: bool) -> Parsed<'_> {
+    let (input, raw) = wire::bytes(input, 72)?;
+    let word = |i: usize| u64::from_le_bytes(raw[i..i + 8].try_into().unwrap_or([0; 8]));
+    let id = raw[8];
+    let allocator =
+        if legacy { Allocator::from_legacy_id(id) } else { Allocator::from_id(id) };
+    let Some(allocator) = allocator else {
+        return fail(input, ErrorKind::UnknownAllocator { id });
+    };
+    let record = Record::AggregatedAllocation(AggregatedAllocation {
+        tid: word(0),
+        allocator,
+        native_frame_id: word(16),
+        python_node: word(24),
+        native_segment_generation: word(32),
+        n_allocations_in_high_water_mark: word(40),
+        n_allocations_leaked: word(48),
+        bytes_in_high_water_mark: word(56),
+        bytes_leaked: word(64),
+    });
+    done(input, record, Pending::default())
+}
+
+/// One record of the v12+ aggregated layout (spec §3).
+fn parse_aggregated<'a>(input: &'a [u8], regs: &Registers, native: bool) -> Parsed<'a> {
+    let t = input[0];
+    let body = &input[1..];
+    match t {
+        0x01 => memory_snapshot(body),
+        0x02 => aggregated_allocation(body, false),
+        0x03 => {
+            let (body, frame_id) = wire::uvarint(body)?;
+            let (body, parent_index) = wire::uvarint(body)?;
+            done(body, Record::PythonTraceIndex { frame_id, parent_index }, Pending::default())
+        }
+        0x04 => {
+            let (body, frame_id) = wire::uvarint(body)?;
+            let (body, code_object_id) = wire::uvarint(body)?;
+            let (body, offset) = wire::svarint(body)?;
+            let (body, entry) = wire::u8(body)?;
+            let record = Record::PythonFrameIndex {
+                frame_id,
+                code_object_id,
+                instruction_offset: offset as i32,
+                is_entry_frame: entry != 0,
+            };
+            done(body, record, Pending::default())
+        }
+        0x05 => native_trace_index(body, regs),
+        0x06 => done(body, Record::MemoryMapStart, Pending::default()),
+        0x07 => segment_header(body),
+        0x08 => segment(body),
+        0x0a => thread_record(body),
+        0x0c => context_switch(body),
+        0x0d => {
+            let (body, shifted) = wire::uvarint(body)?;
+            let (body, native_frame_id) = if native {
+                let (b, id) = wire::uvarint(body)?;
+                (b, Some(id))
+            } else {
+                (body, None)
+            };
+            let record = Record::SurvivingObject { address: shifted << 3, native_frame_id };
+            done(body, record, Pending::default())
+        }
+        0x0e => code_object(body, regs),
+        0x0f => done(body, Record::AggregatedTrailer, Pending::default()),
+        byte => fail(input, ErrorKind::UnknownRecordType { byte }),
+    }
+}
+
+/// One record of the v10–v11 aggregated layout (Appendix B): fixed-width frame and trace indexes.
+fn parse_legacy_aggregated<'a>(input: &'a [u8], regs: &Registers) -> Parsed<'a> {
+    let t = input[0];
+    let body = &input[1..];
+    match t {
+        0x01 => memory_snapshot(body),
+        0x02 => aggregated_allocation(body, true),
+        0x03 => {
+            let (body, frame_id) = wire::le_u64(body)?;
+            let (body, parent) = wire::le_u32(body)?;
+            let record = Record::PythonTraceIndex { frame_id, parent_index: u64::from(parent) };
+            done(body, record, Pending::default())
+        }
+        0x04 => {
+            let (body, frame_id) = wire::le_u64(body)?;
+            let (body, function_name) = wire::string(body)?;
+            let (body, filename) = wire::string(body)?;
+            let (body, lineno) = wire::le_i32(body)?;
+            let (body, entry) = wire::u8(body)?;
+            let frame =
+                LegacyFrame { frame_id, function_name, filename, lineno, is_entry_frame: entry != 0 };
+            done(body, Record::LegacyPythonFrameIndex(frame), Pending::default())
+        }
+        0x05 => native_trace_index(body, regs),
+        0x06 => done(body, Record::MemoryMapStart, Pending::default()),
+        0x07 => segment_header(body),
+        0x08 => segment(body),
+        0x0a => thread_record(body),
+        0x0c => context_switch(body),
+        0x0f => done(body, Record::AggregatedTrailer, Pending::default()),
+        byte => fail(input, ErrorKind::UnknownRecordType { byte }),
+    }
+}

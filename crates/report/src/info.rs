@@ -1,0 +1,130 @@
+//! `memreport info`: the facts of a capture, as JSON or as aligned text.
+
+use std::io::{self, Write};
+
+use memreport_analysis::format::{Storage, StreamEnd};
+use memreport_analysis::info::CaptureInfo;
+use serde_json::{json, Value};
+
+use crate::time::iso8601_ms;
+
+/// `major.minor.micro` of a `PY_VERSION_HEX` (only major.minor are reliable, spec §1.5).
+fn python_version(hex: u32) -> String {
+    format!("{}.{}.{}", hex >> 24, (hex >> 16) & 0xff, (hex >> 8) & 0xff)
+}
+
+/// Warnings a reader of this capture should see.
+pub fn warnings(info: &CaptureInfo) -> Vec<String> {
+    let mut out = Vec::new();
+    if let StreamEnd::Truncated(t) = info.end {
+        let why = if t.lz4_cut {
+            "the LZ4 frame is cut short"
+        } else {
+            "no trailer: the traced process did not exit normally"
+        };
+        out.push(format!(
+            "truncated capture ({why}); read {} records up to byte {}",
+            t.records_read, t.offset
+        ));
+    }
+    if info.header.file_format == memreport_analysis::format::FileFormat::AllAllocations
+        && !info.header.trace_python_allocators
+        && !info.header.python_allocator.is_malloc()
+    {
+        out.push(
+            "python allocators not traced: pymalloc arenas are attributed to whichever line opened them"
+                .to_string(),
+        );
+    }
+    out
+}
+
+/// The JSON object of `memreport info --json` (keys sorted).
+pub fn to_json(info: &CaptureInfo) -> Value {
+    let h = &info.header;
+    let threads: Vec<Value> =
+        info.threads.iter().map(|t| json!({"tid": t.tid, "name": t.name})).collect();
+    json!({
+        "format_version": h.version,
+        "file_format": h.file_format.name(),
+        "compressed": info.storage == Storage::Lz4,
+        "truncated": info.truncated(),
+        "command_line": h.command_line,
+        "pid": h.pid,
+        "python_version": h.python_version.map(python_version),
+        "python_allocator": h.python_allocator.name(),
+        "native_traces": h.native_traces,
+        "trace_python_allocators": h.trace_python_allocators,
+        "track_object_lifetimes": h.track_object_lifetimes,
+        "main_tid": if h.has_main_tid() { Some(h.main_tid) } else { None },
+        "start_time_ms": h.start_time_ms,
+        "end_time_ms": h.end_time_ms,
+        "start_time": iso8601_ms(h.start_time_ms),
+        "end_time": iso8601_ms(h.start_time_ms + info.duration_ms()),
+        "duration_ms": info.duration_ms(),
+        "header_n_allocations": h.n_allocations,
+        "n_allocation_records": info.n_allocation_records,
+        "n_memory_records": info.n_memory_records,
+        "n_aggregated_records": info.n_aggregated_records,
+        "n_object_records": info.n_object_records,
+        "n_records": info.n_records,
+        "n_frames": info.n_frames,
+        "n_stacks": info.n_stacks,
+        "n_native_nodes": info.n_native_nodes,
+        "n_memory_maps": info.n_memory_maps,
+        "stream_bytes": info.stream_bytes,
+        "threads": threads,
+        "warnings": warnings(info),
+    })
+}
+
+/// `memreport info` for a terminal: one aligned `name  value` line per fact.
+pub fn write_text(out: &mut dyn Write, info: &CaptureInfo) -> io::Result<()> {
+    let h = &info.header;
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let mut rows: Vec<(&str, String)> = vec![
+        ("format version", h.version.to_string()),
+        ("file format", h.file_format.name().to_string()),
+        ("compressed", yes_no(info.storage == Storage::Lz4).to_string()),
+        ("truncated", yes_no(info.truncated()).to_string()),
+        ("command line", h.command_line.clone()),
+        ("pid", h.pid.to_string()),
+    ];
+    if let Some(v) = h.python_version {
+        rows.push(("python version", python_version(v)));
+    }
+    rows.extend([
+        ("python allocator", h.python_allocator.name().to_string()),
+        ("native traces", yes_no(h.native_traces).to_string()),
+        ("python allocators traced", yes_no(h.trace_python_allocators).to_string()),
+        ("start time", iso8601_ms(h.start_time_ms)),
+        ("duration", format!("{:.3} s", info.duration_ms() as f64 / 1000.0)),
+        ("allocation records", info.n_allocation_records.to_string()),
+        ("memory samples", info.n_memory_records.to_string()),
+    ]);
+    if info.n_aggregated_records > 0 || h.file_format.name() == "aggregated" {
+        rows.push(("aggregated records", info.n_aggregated_records.to_string()));
+    }
+    rows.push(("distinct stacks", info.n_stacks.to_string()));
+    if h.native_traces {
+        rows.push(("native nodes", info.n_native_nodes.to_string()));
+        rows.push(("memory maps", info.n_memory_maps.to_string()));
+    }
+    let threads: Vec<String> = info
+        .threads
+        .iter()
+        .map(|t| match &t.name {
+            Some(name) => format!("{} ({name})", t.tid),
+            None => t.tid.to_string(),
+        })
+        .collect();
+    rows.push(("threads", format!("{}: {}", threads.len(), threads.join(", "))));
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (k, v) in rows {
+        writeln!(out, "{k:<width$}  {v}")?;
+    }
+    for w in warnings(info) {
+        writeln!(out, "warning: {w}")?;
+    }
+    Ok(())
+}
