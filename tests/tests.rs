@@ -1,1 +1,18 @@
-//! Workspace integration tests (filled in below).
+//! Workspace integration tests: one binary, one module per concern. Every test compares memreport
+//! with what memray itself wrote beside each capture in `fixtures/` (see fixtures/README.md), or
+//! checks an invariant that must hold for any input.
+
+mod common;
+
+// `memreport records` against `memray parse`, byte for byte.
+mod parse_equivalence;
+// `memreport info --json` against memray's FileReader metadata, plus golden files.
+mod info;
+// Allocation events (address, size, allocator, thread, stack) against memray's FileReader.
+mod events;
+// Cut, flipped and foreign inputs: an error or a truncation warning, never a panic.
+mod corrupt;
+// Exit codes and one-line error messages of the binary's entry point.
+mod cli;
+// Round trips through the test-only CaptureBuilder.
+mod synthetic;

@@ -94,8 +94,10 @@ impl CaptureInfo {
             }
         }
         tids.sort_unstable();
-        let threads =
-            tids.into_iter().map(|tid| ThreadInfo { tid, name: names.get(&tid).cloned() }).collect();
+        let threads = tids
+            .into_iter()
+            .map(|tid| ThreadInfo { tid, name: names.get(&tid).cloned() })
+            .collect();
         Ok(CaptureInfo {
             storage,
             body_offset,

@@ -24,7 +24,11 @@ pub const EXIT_GATE: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "memreport", version, about = "Answers from memray captures: peak, leaks, growth, diffs")]
+#[command(
+    name = "memreport",
+    version,
+    about = "Answers from memray captures: peak, leaks, growth, diffs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -70,7 +74,11 @@ pub fn run(
         Err(e) => {
             let code = if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK };
             let text = e.render().to_string();
-            let _ = if e.use_stderr() { stderr.write_all(text.as_bytes()) } else { stdout.write_all(text.as_bytes()) };
+            let _ = if e.use_stderr() {
+                stderr.write_all(text.as_bytes())
+            } else {
+                stdout.write_all(text.as_bytes())
+            };
             return code;
         }
     };
@@ -117,7 +125,12 @@ fn warn_truncated(stderr: &mut dyn Write, path: &Path, end: Option<StreamEnd>) {
     }
 }
 
-fn info(path: &Path, json: bool, out: &mut dyn Write, stderr: &mut dyn Write) -> Result<u8, Failure> {
+fn info(
+    path: &Path,
+    json: bool,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, Failure> {
     let info = CaptureInfo::read(path).map_err(|e| Failure::input(path, e))?;
     warn_truncated(stderr, path, Some(info.end));
     if json {

@@ -120,11 +120,15 @@ impl fmt::Display for ErrorKind {
             ErrorKind::UnknownRecordType { byte } => write!(f, "unknown record type 0x{byte:02x}"),
             ErrorKind::UnknownAllocator { id } => write!(f, "unknown allocator id {id}"),
             ErrorKind::VarintOverflow => write!(f, "varint longer than 64 bits"),
-            ErrorKind::MisplacedSegment => write!(f, "SEGMENT record outside a SEGMENT_HEADER group"),
+            ErrorKind::MisplacedSegment => {
+                write!(f, "SEGMENT record outside a SEGMENT_HEADER group")
+            }
             ErrorKind::NoCurrentThread => {
                 write!(f, "thread-specific record before any CONTEXT_SWITCH")
             }
-            ErrorKind::StackUnderflow => write!(f, "FRAME_POP pops more frames than the stack holds"),
+            ErrorKind::StackUnderflow => {
+                write!(f, "FRAME_POP pops more frames than the stack holds")
+            }
             ErrorKind::UndefinedReference => write!(f, "reference to an undefined frame or node"),
             ErrorKind::FrameIdMismatch => write!(f, "frame index out of sequence"),
             ErrorKind::UnexpectedEof => write!(f, "unexpected end of data inside a record"),

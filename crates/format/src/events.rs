@@ -197,9 +197,9 @@ impl StackTables {
     /// Whether a frame has its own eval call (for hybrid native stacks).
     pub fn is_entry_frame(&self, frame: u32) -> bool {
         match self.frames.get(frame as usize) {
-            Some(FrameKey::Code { is_entry_frame, .. } | FrameKey::Legacy { is_entry_frame, .. }) => {
-                *is_entry_frame
-            }
+            Some(
+                FrameKey::Code { is_entry_frame, .. } | FrameKey::Legacy { is_entry_frame, .. },
+            ) => *is_entry_frame,
             None => true,
         }
     }
@@ -234,7 +234,9 @@ impl StackTables {
                         ),
                     },
                     // memray resolves an unknown code object to an empty location.
-                    None => Location { function: String::new(), filename: String::new(), lineno: 0 },
+                    None => {
+                        Location { function: String::new(), filename: String::new(), lineno: 0 }
+                    }
                 }
             }
             Some(FrameKey::Legacy { index, .. }) => self.legacy_locations[*index as usize].clone(),
@@ -588,11 +590,18 @@ impl Events {
                     lineno: f.lineno,
                 });
                 let frame = self.tables.frames.len() as u32;
-                self.tables.frames.push(FrameKey::Legacy { index, is_entry_frame: f.is_entry_frame });
+                self.tables
+                    .frames
+                    .push(FrameKey::Legacy { index, is_entry_frame: f.is_entry_frame });
                 self.tables.legacy_frame_ids.insert(f.frame_id, frame);
                 Ok(None)
             }
-            Record::PythonFrameIndex { frame_id, code_object_id, instruction_offset, is_entry_frame } => {
+            Record::PythonFrameIndex {
+                frame_id,
+                code_object_id,
+                instruction_offset,
+                is_entry_frame,
+            } => {
                 if frame_id != self.tables.frames.len() as u64 {
                     return Err(self.corrupt(ErrorKind::FrameIdMismatch, offset));
                 }

@@ -182,8 +182,7 @@ pub(crate) fn parse_header(input: &[u8]) -> PResult<'_, Header> {
     let (input, trace_python_allocators) =
         if version >= 11 { wire::u8(input)? } else { (input, 0) };
     // v12 added track_object_lifetimes as the last field.
-    let (input, track_object_lifetimes) =
-        if version >= 12 { wire::u8(input)? } else { (input, 0) };
+    let (input, track_object_lifetimes) = if version >= 12 { wire::u8(input)? } else { (input, 0) };
     // v13 added the interpreter's path lists used to classify files into modules.
     let (input, libdest, site_packages, sys_path) = if version >= 13 {
         let (i, libdest) = wire::string(input)?;

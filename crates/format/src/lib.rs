@@ -86,8 +86,12 @@ impl Capture {
         Capture::from_parts(storage, reader, limit)
     }
 
-    fn from_parts(storage: Storage, reader: Box<dyn Read + Send>, limit: Option<u64>) -> Result<Capture> {
-        let mut stream = ByteStream::new(storage, reader, limit);
+    fn from_parts(
+        storage: Storage,
+        reader: Box<dyn Read + Send>,
+        limit: Option<u64>,
+    ) -> Result<Capture> {
+        let mut stream = ByteStream::new(storage, reader, None);
         stream.fill(1)?;
         loop {
             let avail = stream.available();
@@ -95,11 +99,16 @@ impl Capture {
                 Ok((rest, header)) => {
                     let used = avail.len() - rest.len();
                     stream.consume(used);
+                    stream.set_limit(limit);
                     return Ok(Capture { header, storage, body_offset: used as u64, stream });
                 }
                 Err(nom::Err::Incomplete(_)) => {
                     if stream.at_eof() {
-                        let kind = if avail.is_empty() { ErrorKind::Empty } else { ErrorKind::HeaderTruncated };
+                        let kind = if avail.is_empty() {
+                            ErrorKind::Empty
+                        } else {
+                            ErrorKind::HeaderTruncated
+                        };
                         return Err(Error::new(kind, avail.len() as u64));
                     }
                     let want = avail.len() + 1;

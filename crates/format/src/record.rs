@@ -98,6 +98,11 @@ impl Allocator {
         self as u8
     }
 
+    /// The v7–v11 id.
+    pub fn legacy_id(self) -> u8 {
+        (1..=15).find(|&id| Allocator::from_legacy_id(id) == Some(self)).unwrap_or(0)
+    }
+
     /// How this allocator changes the live heap.
     pub fn kind(self) -> AllocatorKind {
         match self {

@@ -171,7 +171,9 @@ impl Records {
                 };
             }
             let parsed = match self.layout {
-                Layout::Streaming => parse_streaming(avail, &self.regs, self.native, self.start_time),
+                Layout::Streaming => {
+                    parse_streaming(avail, &self.regs, self.native, self.start_time)
+                }
                 Layout::LegacyStreaming => {
                     parse_legacy_streaming(avail, &self.regs, self.start_time)
                 }
@@ -305,8 +307,7 @@ fn segment_header(input: &[u8]) -> Parsed<'_> {
     let (input, filename) = wire::cstr(input)?;
     let (input, num_segments) = wire::uvarint(input)?;
     let (input, load_address) = wire::le_u64(input)?;
-    let record =
-        Record::SegmentHeader { filename: filename.to_vec(), num_segments, load_address };
+    let record = Record::SegmentHeader { filename: filename.to_vec(), num_segments, load_address };
     done(input, record, Pending::default())
 }
 
@@ -437,11 +438,8 @@ fn parse_legacy_streaming<'a>(input: &'a [u8], regs: &Registers, start: u64) -> 
             let (body, delta) = wire::svarint(body)?;
             let address = regs.last_ptr.wrapping_add(delta as u64);
             pending.last_ptr = Some(address);
-            let (body, size) = if with_native || allocator.has_size() {
-                wire::uvarint(body)?
-            } else {
-                (body, 0)
-            };
+            let (body, size) =
+                if with_native || allocator.has_size() { wire::uvarint(body)? } else { (body, 0) };
             let (body, native_frame_id) = if with_native {
                 let (b, id) = native_delta(body, regs, &mut pending)?;
                 (b, Some(id))
@@ -502,8 +500,7 @@ fn aggregated_allocation(input: &[u8], legacy: bool) -> Parsed<'_> {
     let (input, raw) = wire::bytes(input, 72)?;
     let word = |i: usize| u64::from_le_bytes(raw[i..i + 8].try_into().unwrap_or([0; 8]));
     let id = raw[8];
-    let allocator =
-        if legacy { Allocator::from_legacy_id(id) } else { Allocator::from_id(id) };
+    let allocator = if legacy { Allocator::from_legacy_id(id) } else { Allocator::from_id(id) };
     let Some(allocator) = allocator else {
         return fail(input, ErrorKind::UnknownAllocator { id });
     };
@@ -588,8 +585,13 @@ fn parse_legacy_aggregated<'a>(input: &'a [u8], regs: &Registers) -> Parsed<'a> 
             let (body, filename) = wire::string(body)?;
             let (body, lineno) = wire::le_i32(body)?;
             let (body, entry) = wire::u8(body)?;
-            let frame =
-                LegacyFrame { frame_id, function_name, filename, lineno, is_entry_frame: entry != 0 };
+            let frame = LegacyFrame {
+                frame_id,
+                function_name,
+                filename,
+                lineno,
+                is_entry_frame: entry != 0,
+            };
             done(body, Record::LegacyPythonFrameIndex(frame), Pending::default())
         }
         0x05 => native_trace_index(body, regs),

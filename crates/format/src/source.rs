@@ -135,7 +135,11 @@ pub(crate) struct ByteStream {
 }
 
 impl ByteStream {
-    pub(crate) fn new(storage: Storage, inner: Box<dyn Read + Send>, limit: Option<u64>) -> ByteStream {
+    pub(crate) fn new(
+        storage: Storage,
+        inner: Box<dyn Read + Send>,
+        limit: Option<u64>,
+    ) -> ByteStream {
         ByteStream {
             inner,
             buf: vec![0; CHUNK * 2],
@@ -233,6 +237,23 @@ impl ByteStream {
             }
         }
         Ok(self.end > before)
+    }
+
+    /// Applies memray's readable length from now on. The header is read without it, because its
+    /// last fields (flags, empty path lists) may be zeros that the rule would cut; the rule is
+    /// meant for the padding after the body.
+    pub(crate) fn set_limit(&mut self, limit: Option<u64>) {
+        let Some(limit) = limit else { return };
+        let limit = limit.max(self.offset());
+        self.limit = Some(limit);
+        if self.pulled > limit {
+            let excess = (self.pulled - limit) as usize;
+            self.end -= excess;
+            self.pulled = limit;
+            self.eof = true;
+        } else if self.pulled == limit {
+            self.eof = true;
+        }
     }
 
     /// Reads ahead to the end of the stream and reports whether everything left is zero.

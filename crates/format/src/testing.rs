@@ -98,7 +98,13 @@ impl CaptureBuilder {
     }
 
     /// ALLOCATION, always encoded as a pointer-cache miss with an explicit allocator byte.
-    pub fn allocation(&mut self, address: u64, size: u64, allocator: u8, native_id: u64) -> &mut Self {
+    pub fn allocation(
+        &mut self,
+        address: u64,
+        size: u64,
+        allocator: u8,
+        native_id: u64,
+    ) -> &mut Self {
         self.byte(0x80 | (15 << 3));
         let shifted = address >> 3;
         let delta = shifted.wrapping_sub(self.last_ptr) as i64;
@@ -117,7 +123,14 @@ impl CaptureBuilder {
     }
 
     /// CODE_OBJECT.
-    pub fn code_object(&mut self, id: u64, function: &str, file: &str, firstlineno: i32, table: &[u8]) -> &mut Self {
+    pub fn code_object(
+        &mut self,
+        id: u64,
+        function: &str,
+        file: &str,
+        firstlineno: i32,
+        table: &[u8],
+    ) -> &mut Self {
         self.byte(0x0e).varint(id).cstr(function.as_bytes()).cstr(file.as_bytes());
         let d = firstlineno.wrapping_sub(self.last_firstlineno);
         self.last_firstlineno = firstlineno;

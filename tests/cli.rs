@@ -1,0 +1,97 @@
+//! The command line's contract for bad input: exit status 2 and one error line naming the file,
+//! the byte offset and what was expected; truncated captures are a warning with status 0.
+
+use std::path::PathBuf;
+
+use crate::common::*;
+
+fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("memreport-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn assert_one_error_line(run: &Run, path: &str, needle: &str) {
+    assert_eq!(run.code, 2, "stderr: {}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line expected: {:?}", run.stderr);
+    assert!(lines[0].starts_with("memreport: error: "), "{}", lines[0]);
+    assert!(lines[0].contains(path), "names the file: {}", lines[0]);
+    assert!(lines[0].contains(needle), "{:?} in {}", needle, lines[0]);
+    assert!(lines[0].contains("at byte"), "gives the offset: {}", lines[0]);
+}
+
+#[test]
+fn bad_inputs_exit_2_with_one_line() {
+    let png = temp_file("image.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
+    for cmd in ["info", "records"] {
+        let run = memreport(&[cmd, png.to_str().unwrap()]);
+        assert_one_error_line(&run, png.to_str().unwrap(), "not a memray capture");
+    }
+    let empty = temp_file("empty.bin", b"");
+    assert_one_error_line(
+        &memreport(&["info", empty.to_str().unwrap()]),
+        "empty.bin",
+        "empty file",
+    );
+
+    let mut v14 = b"memray\0".to_vec();
+    v14.extend(14i32.to_le_bytes());
+    v14.extend([0u8; 100]);
+    let v14 = temp_file("v14.bin", &v14);
+    assert_one_error_line(&memreport(&["info", v14.to_str().unwrap()]), "v14.bin", "version 14");
+
+    let mut raw = raw_bytes(&fixtures_dir().join("v13-nocompress/capture.bin"));
+    let cut = temp_file("cut-header.bin", &raw[..40]);
+    assert_one_error_line(
+        &memreport(&["records", cut.to_str().unwrap()]),
+        "cut-header.bin",
+        "inside its header",
+    );
+
+    // Corrupt the first record after the header: a byte that is no record type.
+    let body = memreport_format::Capture::from_bytes(raw.clone()).unwrap().body_offset() as usize;
+    raw[body] = 0x0b;
+    let bad = temp_file("bad-record.bin", &raw);
+    let run = memreport(&["info", bad.to_str().unwrap()]);
+    assert_one_error_line(&run, "bad-record.bin", "unknown record type 0x0b");
+    assert!(run.stderr.contains("record #0"), "{}", run.stderr);
+
+    let missing = memreport(&["info", "/nonexistent/capture.bin"]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("/nonexistent/capture.bin"), "{}", missing.stderr);
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    assert_eq!(memreport(&[]).code, 2);
+    assert_eq!(memreport(&["frobnicate"]).code, 2);
+    let help = memreport(&["--help"]);
+    assert_eq!(help.code, 0);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("records"));
+}
+
+#[test]
+fn truncated_capture_is_a_warning_not_a_failure() {
+    let capture = fixtures_dir().join("v13-killed/capture.bin");
+    let run = memreport(&["info", capture.to_str().unwrap()]);
+    assert_eq!(run.code, 0);
+    let text = String::from_utf8(run.stdout).unwrap();
+    assert!(text.contains("truncated") && text.contains("yes"), "{text}");
+    assert!(run.stderr.starts_with("memreport: warning: "), "{}", run.stderr);
+}
+
+#[test]
+fn info_text_lists_the_facts() {
+    let capture = fixtures_dir().join("v13-threads/capture.bin");
+    let run = memreport(&["info", capture.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = String::from_utf8(run.stdout).unwrap();
+    for needle in
+        ["format version", "13", "worker-0", "worker-2", "allocation records", "python version"]
+    {
+        assert!(text.contains(needle), "{needle} missing from\n{text}");
+    }
+}

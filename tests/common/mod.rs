@@ -1,0 +1,109 @@
+//! Helpers shared by the integration tests: fixture discovery, memray's oracle files, and running
+//! the command line in-process.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// The fixtures directory.
+pub(crate) fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// Every fixture directory holding a `capture.bin`, sorted by name.
+pub(crate) fn fixtures() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .expect("fixtures directory")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.join("capture.bin").is_file())
+        .collect();
+    out.sort();
+    assert!(out.len() >= 20, "expected the committed fixtures, found {}", out.len());
+    out
+}
+
+/// The fixture's name (its directory name).
+pub(crate) fn name(dir: &Path) -> String {
+    dir.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// Decompresses a `.zst` oracle file.
+pub(crate) fn read_zst(path: &Path) -> Vec<u8> {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut decoder = ruzstd::decoding::StreamingDecoder::new(std::io::BufReader::new(file))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = Vec::new();
+    decoder.read_to_end(&mut out).unwrap();
+    out
+}
+
+/// memray's FileReader dump of a fixture (fixtures/oracle.py).
+pub(crate) fn filereader(dir: &Path) -> Value {
+    serde_json::from_slice(&read_zst(&dir.join("filereader.json.zst"))).expect("oracle JSON")
+}
+
+/// Output of one in-process run of the command line.
+pub(crate) struct Run {
+    pub(crate) code: u8,
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stderr: String,
+}
+
+/// Runs `memreport ARGS…` in-process.
+pub(crate) fn memreport(args: &[&str]) -> Run {
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let mut argv = vec!["memreport"];
+    argv.extend_from_slice(args);
+    let code = memreport_cli::run(argv, &mut stdout, &mut stderr);
+    Run { code, stdout, stderr: String::from_utf8_lossy(&stderr).into_owned() }
+}
+
+/// The raw (decompressed) bytes of a capture, via the LZ4 frame decoder of memreport's format crate.
+pub(crate) fn raw_bytes(path: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap();
+    if bytes.starts_with(b"memray\0") {
+        return bytes;
+    }
+    // Decompress by reading the capture through a `records` run's stream is not exposed; use the
+    // lz4 frame format directly through the CLI-independent helper below.
+    lz4_decompress(&bytes)
+}
+
+fn lz4_decompress(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    lz4_flex::frame::FrameDecoder::new(bytes).read_to_end(&mut out).expect("valid LZ4 frame");
+    out
+}
+
+/// Compares `actual` with the golden file `path`; with `MEMREPORT_BLESS=1` (or when the golden file
+/// does not exist yet) writes it instead. Returns a failure message, if any.
+pub(crate) fn check_golden(path: &Path, actual: &[u8]) -> Option<String> {
+    let bless = std::env::var_os("MEMREPORT_BLESS").is_some_and(|v| v == "1");
+    if bless || !path.exists() {
+        std::fs::write(path, actual).unwrap();
+        return None;
+    }
+    let expected = std::fs::read(path).unwrap();
+    if expected == actual {
+        return None;
+    }
+    let actual_path = std::env::temp_dir().join(format!(
+        "memreport-actual-{}",
+        path.strip_prefix(fixtures_dir()).unwrap_or(path).display().to_string().replace('/', "-")
+    ));
+    std::fs::write(&actual_path, actual).unwrap();
+    Some(format!("{} differs (actual output: {})", path.display(), actual_path.display()))
+}
+
+/// Panics with all collected failures, and the instruction to bless.
+pub(crate) fn finish(failures: Vec<String>) {
+    if !failures.is_empty() {
+        panic!(
+            "{} failure(s):\n{}\nIf the change is intended, rerun with MEMREPORT_BLESS=1 to update golden files.",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+}
