@@ -211,4 +211,12 @@ fn mid_stream_corruption_names_the_record_and_offset() {
         Capture::from_bytes(builder.finish()).unwrap().records().find_map(Result::err).unwrap();
     assert_eq!(err.kind(), ErrorKind::VarintOverflow);
     assert_eq!(err.record_index(), Some(1));
+    // A code object whose line table claims 100 MiB, followed by 70 MiB of data: an error, not
+    // 100 MiB of buffering.
+    let mut builder = memreport_format::testing::CaptureBuilder::new();
+    builder.byte(0x0e).varint(1).cstr(b"f").cstr(b"f.py").svarint(1).varint(100 << 20);
+    builder.raw(&vec![0x55; 70 << 20]);
+    let err =
+        Capture::from_bytes(builder.finish()).unwrap().records().find_map(Result::err).unwrap();
+    assert_eq!(err.kind(), ErrorKind::RecordTooLarge);
 }

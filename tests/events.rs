@@ -72,6 +72,19 @@ fn allocation_events_equal_filereader_records() {
                 failures.push(format!("{n}: event {i}: memreport {ours:?}\n    memray {theirs:?}"));
                 break;
             }
+            // Native attribution, where this memray version reports it.
+            if let (Some(id), Some(generation)) =
+                (want["native_stack_id"].as_u64(), want["native_segment_generation"].as_u64())
+            {
+                if (a.native_node, u64::from(a.generation)) != (id, generation) {
+                    failures.push(format!(
+                        "{n}: event {i}: native node/generation memreport {:?}, memray {:?}",
+                        (a.native_node, a.generation),
+                        (id, generation)
+                    ));
+                    break;
+                }
+            }
             i += 1;
         }
         if i != expected.len() && failures.last().is_none_or(|f| !f.starts_with(&n)) {

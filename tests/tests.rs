@@ -14,5 +14,7 @@ mod events;
 mod corrupt;
 // Exit codes and one-line error messages of the binary's entry point.
 mod cli;
+// House rules: README/CI agreement, module docs, no ignored tests.
+mod tidy;
 // Round trips through the test-only CaptureBuilder.
 mod synthetic;

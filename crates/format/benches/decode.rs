@@ -11,12 +11,23 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use memreport_format::events::Events;
 use memreport_format::Capture;
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/v13-service/capture.bin");
+const FIXTURE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/v13-service/capture.bin");
+
+/// Counts the items of a fallible iterator, failing the benchmark on the first error.
+fn count_ok<T, E: std::fmt::Debug>(items: impl Iterator<Item = Result<T, E>>) -> u64 {
+    let mut n = 0;
+    for item in items {
+        item.unwrap();
+        n += 1;
+    }
+    n
+}
 
 fn counts(bytes: &[u8]) -> (u64, u64) {
     let capture = Capture::from_bytes(bytes.to_vec()).unwrap();
     let mut records = capture.records();
-    let n = records.by_ref().map(|r| r.unwrap()).count() as u64;
+    let n = count_ok(records.by_ref());
     (n, records.offset())
 }
 
@@ -40,7 +51,7 @@ fn decode(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("records", "v13-service"), |b| {
             b.iter(|| {
                 let records = Capture::from_bytes(file.clone()).unwrap().records();
-                let n = records.map(|r| r.unwrap()).count() as u64;
+                let n = count_ok(records);
                 assert_eq!(n, n_records);
                 n
             })
@@ -49,7 +60,7 @@ fn decode(c: &mut Criterion) {
             b.iter(|| {
                 let (header, records) = Capture::from_bytes(file.clone()).unwrap().into_parts();
                 let mut events = Events::new(header, records);
-                let n = events.by_ref().map(|e| e.unwrap()).count();
+                let n = count_ok(events.by_ref());
                 assert_eq!(events.counts().records, n_records);
                 n
             })

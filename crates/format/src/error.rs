@@ -63,6 +63,9 @@ pub enum ErrorKind {
     FrameIdMismatch,
     /// The input ends inside a record of an aggregated capture, which memray writes in one piece.
     UnexpectedEof,
+    /// A single record claims more than 64 MiB (a corrupt length field); reading on would buffer
+    /// the rest of the file.
+    RecordTooLarge,
     /// The LZ4 frame is corrupt.
     Lz4Frame,
     /// Reading the file failed.
@@ -132,6 +135,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::UndefinedReference => write!(f, "reference to an undefined frame or node"),
             ErrorKind::FrameIdMismatch => write!(f, "frame index out of sequence"),
             ErrorKind::UnexpectedEof => write!(f, "unexpected end of data inside a record"),
+            ErrorKind::RecordTooLarge => write!(f, "record longer than 64 MiB (corrupt length)"),
             ErrorKind::Lz4Frame => write!(f, "corrupt LZ4 frame"),
             ErrorKind::Io(kind) => write!(f, "read error ({kind})"),
         }

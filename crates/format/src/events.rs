@@ -466,33 +466,24 @@ impl Events {
                 let (tid, state) = self.thread(offset)?;
                 let top = state.top;
                 // memray drops stack data for deallocations (spec §2.3), even when the record
-                // carries a native id (MUNMAP).
-                let event = if a.allocator.is_deallocator() {
-                    AllocationEvent {
-                        index,
-                        tid,
-                        address: a.address,
-                        size: a.size,
-                        allocator: a.allocator,
-                        python_node: 0,
-                        native_node: 0,
-                        generation: 0,
-                    }
+                // carries a native id (MUNMAP). v8–v11: a record without native id has segment
+                // generation 0.
+                let (python_node, native_node, generation) = if a.allocator.is_deallocator() {
+                    (0, 0, 0)
+                } else if legacy && a.native_frame_id.is_none() {
+                    (top, 0, 0)
                 } else {
-                    let native = a.native_frame_id.unwrap_or(0);
-                    // v8–v11: a record without native id has segment generation 0.
-                    let generation =
-                        if legacy && a.native_frame_id.is_none() { 0 } else { generation };
-                    AllocationEvent {
-                        index,
-                        tid,
-                        address: a.address,
-                        size: a.size,
-                        allocator: a.allocator,
-                        python_node: top,
-                        native_node: native,
-                        generation,
-                    }
+                    (top, a.native_frame_id.unwrap_or(0), generation)
+                };
+                let event = AllocationEvent {
+                    index,
+                    tid,
+                    address: a.address,
+                    size: a.size,
+                    allocator: a.allocator,
+                    python_node,
+                    native_node,
+                    generation,
                 };
                 Ok(Some(Event::Allocation(event)))
             }

@@ -36,6 +36,10 @@ pub enum StreamEnd {
     Truncated(Truncation),
 }
 
+/// Longest record the decoder buffers: real records are at most a few KiB (a code object's line
+/// table, a long path), so anything longer is a corrupt length field.
+const MAX_RECORD_LEN: usize = 64 << 20;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layout {
     Streaming,
@@ -198,6 +202,9 @@ impl Records {
                     if self.stream.at_eof() {
                         self.truncate(Some(type_byte));
                         return None;
+                    }
+                    if avail.len() > MAX_RECORD_LEN {
+                        return self.error(ErrorKind::RecordTooLarge, offset);
                     }
                     let want = avail.len() + 1;
                     if let Err(e) = self.stream.fill(want) {
@@ -523,7 +530,6 @@ fn parse_aggregated<'a>(input: &'a [u8], regs: &Registers, native: bool) -> Pars
     let t = input[0];
     let body = &input[1..];
     match t {
-        0x01 => memory_snapshot(body),
         0x02 => aggregated_allocation(body, false),
         0x03 => {
             let (body, frame_id) = wire::uvarint(body)?;
@@ -543,12 +549,6 @@ fn parse_aggregated<'a>(input: &'a [u8], regs: &Registers, native: bool) -> Pars
             };
             done(body, record, Pending::default())
         }
-        0x05 => native_trace_index(body, regs),
-        0x06 => done(body, Record::MemoryMapStart, Pending::default()),
-        0x07 => segment_header(body),
-        0x08 => segment(body),
-        0x0a => thread_record(body),
-        0x0c => context_switch(body),
         0x0d => {
             let (body, shifted) = wire::uvarint(body)?;
             let (body, native_frame_id) = if native {
@@ -561,6 +561,21 @@ fn parse_aggregated<'a>(input: &'a [u8], regs: &Registers, native: bool) -> Pars
             done(body, record, Pending::default())
         }
         0x0e => code_object(body, regs),
+        _ => aggregated_common(input, regs),
+    }
+}
+
+/// Records that both aggregated layouts encode the same way (and the end of the body).
+fn aggregated_common<'a>(input: &'a [u8], regs: &Registers) -> Parsed<'a> {
+    let body = &input[1..];
+    match input[0] {
+        0x01 => memory_snapshot(body),
+        0x05 => native_trace_index(body, regs),
+        0x06 => done(body, Record::MemoryMapStart, Pending::default()),
+        0x07 => segment_header(body),
+        0x08 => segment(body),
+        0x0a => thread_record(body),
+        0x0c => context_switch(body),
         0x0f => done(body, Record::AggregatedTrailer, Pending::default()),
         byte => fail(input, ErrorKind::UnknownRecordType { byte }),
     }
@@ -571,7 +586,6 @@ fn parse_legacy_aggregated<'a>(input: &'a [u8], regs: &Registers) -> Parsed<'a> 
     let t = input[0];
     let body = &input[1..];
     match t {
-        0x01 => memory_snapshot(body),
         0x02 => aggregated_allocation(body, true),
         0x03 => {
             let (body, frame_id) = wire::le_u64(body)?;
@@ -594,13 +608,6 @@ fn parse_legacy_aggregated<'a>(input: &'a [u8], regs: &Registers) -> Parsed<'a> 
             };
             done(body, Record::LegacyPythonFrameIndex(frame), Pending::default())
         }
-        0x05 => native_trace_index(body, regs),
-        0x06 => done(body, Record::MemoryMapStart, Pending::default()),
-        0x07 => segment_header(body),
-        0x08 => segment(body),
-        0x0a => thread_record(body),
-        0x0c => context_switch(body),
-        0x0f => done(body, Record::AggregatedTrailer, Pending::default()),
-        byte => fail(input, ErrorKind::UnknownRecordType { byte }),
+        _ => aggregated_common(input, regs),
     }
 }
