@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::header::{FileFormat, Header};
+use crate::header::Header;
 use crate::linetable::{self, CharSignedness};
 use crate::record::{AggregatedAllocation, Allocator, CodeObject, Record};
 use crate::records::{Records, StreamEnd};
@@ -702,12 +702,5 @@ impl Iterator for Events {
                 }
             }
         }
-    }
-}
-
-impl Header {
-    /// Whether the capture stores events (rather than aggregated totals).
-    pub fn is_streaming(&self) -> bool {
-        self.file_format == FileFormat::AllAllocations
     }
 }

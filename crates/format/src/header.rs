@@ -127,6 +127,11 @@ impl Header {
         self.version >= 12
     }
 
+    /// Whether the capture stores every event (rather than aggregated totals).
+    pub fn is_streaming(&self) -> bool {
+        self.file_format == FileFormat::AllAllocations
+    }
+
     /// Whether the header carries `main_tid` (v9+).
     pub fn has_main_tid(&self) -> bool {
         self.version >= 9
