@@ -417,14 +417,8 @@ fn parse_streaming<'a>(input: &'a [u8], regs: &Registers, native: bool, start: u
     match t {
         0x01 => done(body, Record::Trailer, Pending::default()),
         0x02 => memory_record(body, start),
-        0x05 => native_trace_index(body, regs),
-        0x06 => done(body, Record::MemoryMapStart, Pending::default()),
-        0x07 => segment_header(body),
-        0x08 => segment(body),
-        0x0a => thread_record(body),
-        0x0c => context_switch(body),
         0x0e => code_object(body, regs),
-        byte => fail(input, ErrorKind::UnknownRecordType { byte }),
+        _ => global_record(input, regs),
     }
 }
 
@@ -570,13 +564,22 @@ fn aggregated_common<'a>(input: &'a [u8], regs: &Registers) -> Parsed<'a> {
     let body = &input[1..];
     match input[0] {
         0x01 => memory_snapshot(body),
+        0x0f => done(body, Record::AggregatedTrailer, Pending::default()),
+        _ => global_record(input, regs),
+    }
+}
+
+/// Records with the same type byte and payload in the v12+ streaming layout and in both aggregated
+/// layouts: native nodes, memory maps, thread names and context switches.
+fn global_record<'a>(input: &'a [u8], regs: &Registers) -> Parsed<'a> {
+    let body = &input[1..];
+    match input[0] {
         0x05 => native_trace_index(body, regs),
         0x06 => done(body, Record::MemoryMapStart, Pending::default()),
         0x07 => segment_header(body),
         0x08 => segment(body),
         0x0a => thread_record(body),
         0x0c => context_switch(body),
-        0x0f => done(body, Record::AggregatedTrailer, Pending::default()),
         byte => fail(input, ErrorKind::UnknownRecordType { byte }),
     }
 }
