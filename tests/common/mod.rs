@@ -60,20 +60,15 @@ pub(crate) fn memreport(args: &[&str]) -> Run {
     Run { code, stdout, stderr: String::from_utf8_lossy(&stderr).into_owned() }
 }
 
-/// The raw (decompressed) bytes of a capture, via the LZ4 frame decoder of memreport's format crate.
+/// The raw (decompressed) bytes of a capture. The format crate does not expose its decompressed
+/// stream, so LZ4 files are decompressed here with lz4_flex directly.
 pub(crate) fn raw_bytes(path: &Path) -> Vec<u8> {
     let bytes = std::fs::read(path).unwrap();
     if bytes.starts_with(b"memray\0") {
         return bytes;
     }
-    // Decompress by reading the capture through a `records` run's stream is not exposed; use the
-    // lz4 frame format directly through the CLI-independent helper below.
-    lz4_decompress(&bytes)
-}
-
-fn lz4_decompress(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    lz4_flex::frame::FrameDecoder::new(bytes).read_to_end(&mut out).expect("valid LZ4 frame");
+    lz4_flex::frame::FrameDecoder::new(&bytes[..]).read_to_end(&mut out).expect("valid LZ4 frame");
     out
 }
 

@@ -61,7 +61,8 @@ pub enum ErrorKind {
     UndefinedReference,
     /// An aggregated PYTHON_FRAME_INDEX out of sequence or repeated.
     FrameIdMismatch,
-    /// The input ends inside a record of an aggregated capture, which memray writes in one piece.
+    /// A field could not be parsed and no more specific kind applies. (Data that merely ends
+    /// inside a record is a truncation, not this error.)
     UnexpectedEof,
     /// A single record claims more than 64 MiB (a corrupt length field); reading on would buffer
     /// the rest of the file.

@@ -91,7 +91,7 @@ impl Capture {
         reader: Box<dyn Read + Send>,
         limit: Option<u64>,
     ) -> Result<Capture> {
-        let mut stream = ByteStream::new(storage, reader, None);
+        let mut stream = ByteStream::new(storage, reader);
         stream.fill(1)?;
         loop {
             let avail = stream.available();

@@ -135,11 +135,8 @@ pub(crate) struct ByteStream {
 }
 
 impl ByteStream {
-    pub(crate) fn new(
-        storage: Storage,
-        inner: Box<dyn Read + Send>,
-        limit: Option<u64>,
-    ) -> ByteStream {
+    /// A window without a readable-length limit; [`ByteStream::set_limit`] adds it after the header.
+    pub(crate) fn new(storage: Storage, inner: Box<dyn Read + Send>) -> ByteStream {
         ByteStream {
             inner,
             buf: vec![0; CHUNK * 2],
@@ -147,7 +144,7 @@ impl ByteStream {
             end: 0,
             base: 0,
             eof: false,
-            limit,
+            limit: None,
             pulled: 0,
             cut: false,
             lz4: storage == Storage::Lz4,

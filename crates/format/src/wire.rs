@@ -39,7 +39,8 @@ pub(crate) fn uvarint(input: &[u8]) -> PResult<'_, u64> {
     let mut value: u64 = 0;
     let mut shift = 0u32;
     for (i, &byte) in input.iter().enumerate() {
-        value |= u64::from(byte & 0x7f).wrapping_shl(shift) & if shift < 64 { u64::MAX } else { 0 };
+        // Bits shifted past 64 are lost, as in memray.
+        value |= u64::from(byte & 0x7f) << shift;
         if byte & 0x80 == 0 {
             return Ok((&input[i + 1..], value));
         }

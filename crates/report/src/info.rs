@@ -27,7 +27,7 @@ pub fn warnings(info: &CaptureInfo) -> Vec<String> {
             t.records_read, t.offset
         ));
     }
-    if info.header.file_format == memreport_analysis::format::FileFormat::AllAllocations
+    if info.header.is_streaming()
         && !info.header.trace_python_allocators
         && !info.header.python_allocator.is_malloc()
     {
@@ -102,7 +102,7 @@ pub fn write_text(out: &mut dyn Write, info: &CaptureInfo) -> io::Result<()> {
         ("allocation records", info.n_allocation_records.to_string()),
         ("memory samples", info.n_memory_records.to_string()),
     ]);
-    if info.n_aggregated_records > 0 || h.file_format.name() == "aggregated" {
+    if !h.is_streaming() {
         rows.push(("aggregated records", info.n_aggregated_records.to_string()));
     }
     rows.push(("distinct stacks", info.n_stacks.to_string()));
