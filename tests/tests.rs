@@ -18,3 +18,5 @@ mod cli;
 mod tidy;
 // Round trips through the test-only CaptureBuilder.
 mod synthetic;
+// Peak, leaks, temporary allocations, stats and the timeline against memray.
+mod analysis;

@@ -1,23 +1,56 @@
 //! Analyses of memray captures: what the record stream means.
 //!
-//! This crate turns the events of [`memreport_format`] into answers. It never does IO beyond
-//! asking the format crate for a capture, and never prints.
+//! This crate turns the events of [`memreport_format`] into the answers memray's reporters give,
+//! computed as spec §5 defines them, in one pass: peak memory and what was live at the peak,
+//! leaks (live at the end), temporary allocations, the numbers of `memray stats`, and the memory
+//! timeline with per-site live bytes over time. It never does IO beyond asking the format crate
+//! for a capture, and never prints.
+//!
+//! Memory grows with the live heap and the number of distinct stacks, never with the number of
+//! records: the pass keeps the live blocks, one entry per site and bounded time series.
 //!
 //! # Brief overview
 //!
-//! * [`info`] — one pass over a capture for its facts: format, truncation, counts, threads, times.
+//! * [`Analyzer`] / [`Analysis`] — one pass over a capture and its results.
+//! * [`stats`] — what `memray stats` computes.
+//! * [`group`] — results grouped by line, function, file or module, and as a call tree.
+//! * [`stacks`] — frames and stacks, with memray's presentation rules.
+//! * [`timeline`] — memory over time, for the whole heap and per site.
+//! * [`info`] — a capture's facts (format, truncation, counts, threads, times).
 //!
 //! # Example
 //!
 //! ```
+//! use memreport_analysis::{Analyzer, Mode, Threads};
+//! use memreport_analysis::group::{group, By};
+//!
 //! # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/v13-basic/capture.bin");
-//! let info = memreport_analysis::info::CaptureInfo::read(path)?;
-//! assert_eq!(info.header.version, 13);
-//! assert!(!info.truncated());
+//! let analysis = Analyzer::new().temporary([1]).run_path(path)?;
+//! println!("peak: {} bytes", analysis.peak_memory());
+//!
+//! // What held memory at the peak, by innermost line, largest first.
+//! let peak = analysis.entries(Mode::Peak, Threads::Merged).expect("peak is always available");
+//! for g in group(&analysis, &peak, By::Line).iter().take(3) {
+//!     println!("{:>10} B  {:>5} blocks  {}", g.usage.bytes, g.usage.count, g.location);
+//! }
+//! let at_peak: u64 = peak.iter().map(|e| e.usage.bytes).sum();
+//! assert!(at_peak <= analysis.peak_memory());
+//!
+//! // Still live at the end, and freed right after being allocated.
+//! assert!(analysis.entries(Mode::Leaks, Threads::Split).is_some());
+//! assert!(analysis.entries(Mode::Temporary(1), Threads::Merged).is_some());
 //! # Ok::<(), memreport_format::Error>(())
 //! ```
 #![deny(missing_docs)]
 
+mod analysis;
+pub mod group;
+mod heap;
 pub mod info;
+mod replay;
+pub mod stacks;
+pub mod stats;
+pub mod timeline;
 
+pub use analysis::{Analysis, Analyzer, Entry, Mode, Progress, Site, Threads, Usage};
 pub use memreport_format as format;

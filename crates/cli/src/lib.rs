@@ -12,9 +12,13 @@ use std::ffi::OsString;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use memreport_analysis::group::{group, By, CallTree};
 use memreport_analysis::info::CaptureInfo;
+use memreport_analysis::stats::Stats;
+use memreport_analysis::{Analysis, Analyzer, Mode, Progress, Threads};
 use memreport_format::{dump, Capture, StreamEnd};
+use memreport_report::text::{human_size, Style};
 
 /// Exit status of a successful run.
 pub const EXIT_OK: u8 = 0;
@@ -32,6 +36,32 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// No progress on stderr.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Colour: auto (only on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// How coarse a location is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ByArg {
+    /// function:file:line of the innermost frame.
+    Line,
+    /// function:file.
+    Function,
+    /// The file.
+    File,
+    /// The dotted module name of the file.
+    Module,
 }
 
 #[derive(Subcommand, Debug)]
@@ -49,6 +79,81 @@ enum Command {
         /// The capture file (.bin).
         capture: PathBuf,
     },
+    /// The numbers of `memray stats`: totals, size histogram, allocators, top locations and
+    /// modules. `--json` keeps memray's key names.
+    Stats {
+        /// The capture file (.bin).
+        capture: PathBuf,
+        /// Print memray's JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// How many top locations and modules to list.
+        #[arg(short = 'n', long = "num-largest", default_value_t = 5)]
+        n: usize,
+    },
+    /// Locations ranked by the bytes they held at the peak (default), still held at the end
+    /// (--leaks), or allocated and freed almost at once (--temporary).
+    Top {
+        /// The capture file (.bin).
+        capture: PathBuf,
+        /// What was still live when the capture ended.
+        #[arg(long, conflicts_with = "temporary")]
+        leaks: bool,
+        /// Allocations freed after at most N other allocations on the same thread (default 1).
+        #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "1")]
+        temporary: Option<u64>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// How many locations to list.
+        #[arg(short = 'n', long = "num-largest", default_value_t = 20)]
+        n: usize,
+        /// How coarse a location is.
+        #[arg(long, value_enum, default_value_t = ByArg::Line)]
+        by: ByArg,
+        /// Keep threads apart.
+        #[arg(long)]
+        split_threads: bool,
+    },
+    /// What was live at the peak (or at the end, with --leaks) as a call tree, outermost frame
+    /// first.
+    Tree {
+        /// The capture file (.bin).
+        capture: PathBuf,
+        /// What was still live when the capture ended.
+        #[arg(long)]
+        leaks: bool,
+        /// Deepest level shown.
+        #[arg(long, short, default_value_t = usize::MAX, hide_default_value = true)]
+        depth: usize,
+        /// Fold calls under this share of the total, in percent.
+        #[arg(long, default_value_t = 1.0)]
+        min_share: f64,
+    },
+}
+
+/// What the terminal can show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Terminal {
+    /// stdout is a terminal (colour may be used).
+    pub stdout: bool,
+    /// stderr is a terminal (progress may be shown).
+    pub stderr: bool,
+}
+
+impl Terminal {
+    /// The terminal of this process.
+    pub fn detect() -> Terminal {
+        use std::io::IsTerminal;
+        Terminal { stdout: io::stdout().is_terminal(), stderr: io::stderr().is_terminal() }
+    }
+}
+
+/// Options that apply to every command.
+struct Context {
+    quiet: bool,
+    style: Style,
+    progress: bool,
 }
 
 /// A failure reported as one line on stderr.
@@ -63,11 +168,23 @@ impl Failure {
     }
 }
 
-/// Runs the command line `args` (program name first) and returns the exit status.
+/// Runs the command line `args` (program name first) as if neither stream were a terminal, and
+/// returns the exit status.
 pub fn run(
     args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
+) -> u8 {
+    run_on(args, stdout, stderr, Terminal::default())
+}
+
+/// Runs the command line `args` (program name first) on streams with the given terminal
+/// capabilities, and returns the exit status.
+pub fn run_on(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    terminal: Terminal,
 ) -> u8 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -82,10 +199,37 @@ pub fn run(
             return code;
         }
     };
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal.stdout && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let cx = Context { quiet: cli.quiet, style: Style { color }, progress: terminal.stderr };
     let mut out = BufWriter::with_capacity(1 << 16, stdout);
     let result = match cli.command {
         Command::Info { capture, json } => info(&capture, json, &mut out, stderr),
         Command::Records { capture } => records(&capture, &mut out, stderr),
+        Command::Stats { capture, json, n } => stats(&cx, &capture, json, n, &mut out, stderr),
+        Command::Top { capture, leaks, temporary, json, n, by, split_threads } => {
+            let mode = match (leaks, temporary) {
+                (true, _) => Mode::Leaks,
+                (false, Some(n)) => Mode::Temporary(n),
+                (false, None) => Mode::Peak,
+            };
+            let by = match by {
+                ByArg::Line => By::Line,
+                ByArg::Function => By::Function,
+                ByArg::File => By::File,
+                ByArg::Module => By::Module,
+            };
+            let threads = if split_threads { Threads::Split } else { Threads::Merged };
+            let opts = TopOptions { mode, json, n, by, threads };
+            top(&cx, &capture, opts, &mut out, stderr)
+        }
+        Command::Tree { capture, leaks, depth, min_share } => {
+            let mode = if leaks { Mode::Leaks } else { Mode::Peak };
+            tree(&cx, &capture, mode, depth, min_share, &mut out, stderr)
+        }
     };
     let flushed = out.flush();
     match result {
@@ -161,5 +305,132 @@ fn records(path: &Path, out: &mut dyn Write, stderr: &mut dyn Write) -> Result<u
         }
     }
     warn_truncated(stderr, path, records.end());
+    Ok(EXIT_OK)
+}
+
+/// Reads a capture once for the given temporary thresholds, with progress on a terminal.
+fn analyse(
+    cx: &Context,
+    path: &Path,
+    thresholds: &[u64],
+    stderr: &mut dyn Write,
+) -> Result<Analysis, Failure> {
+    let show = cx.progress && !cx.quiet;
+    let name = path.display().to_string();
+    let mut shown = false;
+    let mut report = |p: Progress| {
+        shown = true;
+        let _ = write!(
+            stderr,
+            "\r\x1b[2Kreading {name}: {} of stream, {} records",
+            human_size(p.bytes),
+            p.records
+        );
+        let _ = stderr.flush();
+    };
+    let mut analyzer = Analyzer::new().temporary(thresholds.iter().copied());
+    if show {
+        analyzer = analyzer.progress(&mut report);
+    }
+    let result = analyzer.run_path(path);
+    if shown {
+        let _ = write!(stderr, "\r\x1b[2K");
+    }
+    let analysis = result.map_err(|e| Failure::input(path, e))?;
+    warn_truncated(stderr, path, Some(analysis.end()));
+    Ok(analysis)
+}
+
+fn stats(
+    cx: &Context,
+    path: &Path,
+    json: bool,
+    n: usize,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let analysis = analyse(cx, path, &[], stderr)?;
+    // memray's own refusal, word for word.
+    let stats = Stats::compute(&analysis, n).ok_or_else(|| {
+        Failure::input(
+            path,
+            "Can't compute statistics using a pre-aggregated capture file. \
+             (`memreport top` and `memreport tree` read its peak and leaks.)",
+        )
+    })?;
+    if json {
+        output(memreport_report::stats::write_json(out, &analysis, &stats))?;
+    } else {
+        output(memreport_report::stats::write_text(out, &analysis, &stats, cx.style))?;
+    }
+    Ok(EXIT_OK)
+}
+
+struct TopOptions {
+    mode: Mode,
+    json: bool,
+    n: usize,
+    by: By,
+    threads: Threads,
+}
+
+/// The rows of a mode, or the reason the capture cannot give them.
+fn entries(
+    analysis: &Analysis,
+    path: &Path,
+    mode: Mode,
+    threads: Threads,
+) -> Result<Vec<memreport_analysis::Entry>, Failure> {
+    analysis.entries(mode, threads).ok_or_else(|| {
+        Failure::input(
+            path,
+            "temporary allocations need every allocation event; an aggregated capture \
+             (memray run --aggregate) only stores peak and leak totals",
+        )
+    })
+}
+
+fn top(
+    cx: &Context,
+    path: &Path,
+    opts: TopOptions,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let thresholds: Vec<u64> = match opts.mode {
+        Mode::Temporary(n) => vec![n],
+        _ => Vec::new(),
+    };
+    let analysis = analyse(cx, path, &thresholds, stderr)?;
+    let rows = entries(&analysis, path, opts.mode, opts.threads)?;
+    let groups = group(&analysis, &rows, opts.by);
+    let view = memreport_report::top::TopView {
+        mode: opts.mode,
+        groups: &groups,
+        limit: opts.n,
+        with_stack: opts.by == By::Line,
+    };
+    if opts.json {
+        output(memreport_report::top::write_json(out, &analysis, view))?;
+    } else {
+        output(memreport_report::top::write_text(out, &analysis, view, cx.style))?;
+    }
+    Ok(EXIT_OK)
+}
+
+fn tree(
+    cx: &Context,
+    path: &Path,
+    mode: Mode,
+    depth: usize,
+    min_share: f64,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let analysis = analyse(cx, path, &[], stderr)?;
+    let rows = entries(&analysis, path, mode, Threads::Merged)?;
+    let call_tree = CallTree::build(&analysis, &rows);
+    let view = memreport_report::top::TreeView { mode, depth, min_share: min_share / 100.0 };
+    output(memreport_report::top::write_tree(out, &analysis, &call_tree, view, cx.style))?;
     Ok(EXIT_OK)
 }

@@ -5,6 +5,12 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
-    let code = memreport_cli::run(std::env::args_os(), &mut stdout.lock(), &mut stderr.lock());
+    let terminal = memreport_cli::Terminal::detect();
+    let code = memreport_cli::run_on(
+        std::env::args_os(),
+        &mut stdout.lock(),
+        &mut stderr.lock(),
+        terminal,
+    );
     ExitCode::from(code)
 }

@@ -6,8 +6,14 @@
 //! # Brief overview
 //!
 //! * [`info`] — `memreport info` as JSON ([`info::to_json`]) or text ([`info::write_text`]).
+//! * [`stats`] — `memreport stats`: memray's JSON keys and order, or text.
+//! * [`top`] — `memreport top` and `memreport tree`.
+//! * [`text`] — human sizes, aligned tables, colour only on a terminal.
 //! * [`time`] — timestamps without a time-zone database (UTC, ISO 8601).
 #![deny(missing_docs)]
 
 pub mod info;
+pub mod stats;
+pub mod text;
 pub mod time;
+pub mod top;

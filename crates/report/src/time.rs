@@ -15,6 +15,22 @@ pub fn iso8601_ms(ms: i64) -> String {
     )
 }
 
+/// The text Python's `str(datetime)` gives for an aware UTC time (`2026-11-22 02:11:17.101000+00:00`,
+/// without the fraction when it is zero), as `memray stats --json` prints its times. memray uses the
+/// local zone of the machine that runs it; memreport always uses UTC so output does not depend on
+/// where it runs.
+pub fn python_datetime_utc(ms: i64) -> String {
+    let iso = iso8601_ms(ms);
+    let (date, rest) = iso.split_once('T').unwrap_or((&iso, ""));
+    let hms = &rest[..8.min(rest.len())];
+    let millis = ms.rem_euclid(1000);
+    if millis == 0 {
+        format!("{date} {hms}+00:00")
+    } else {
+        format!("{date} {hms}.{:06}+00:00", millis * 1000)
+    }
+}
+
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -39,5 +55,7 @@ mod tests {
         assert_eq!(iso8601_ms(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
         assert_eq!(iso8601_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(iso8601_ms(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(python_datetime_utc(1_700_000_000_123), "2023-11-14 22:13:20.123000+00:00");
+        assert_eq!(python_datetime_utc(1_700_000_000_000), "2023-11-14 22:13:20+00:00");
     }
 }

@@ -1,0 +1,509 @@
+//! The entry type: [`Analyzer`] reads a capture once and returns an [`Analysis`], from which the
+//! peak, leaks, temporary allocations, stats and timelines are read.
+
+use std::path::Path;
+
+use memreport_format::events::{Event, Events};
+use memreport_format::{
+    AggregatedAllocation, Allocator, Capture, Header, Result, Storage, StreamEnd, Truncation,
+};
+
+use crate::replay::{Replay, SiteKey};
+use crate::stacks::Stacks;
+use crate::timeline::{SeriesPoint, Ticks, Timeline};
+
+/// Bytes and blocks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Usage {
+    /// Bytes (wrapping at 2^64, as memray's counters do).
+    pub bytes: u64,
+    /// Blocks (allocations, or mapping pieces).
+    pub count: u64,
+}
+
+/// Whether results keep threads apart (`--split-threads`) or merge them (memray's default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Threads {
+    /// One entry per stack, all threads together.
+    #[default]
+    Merged,
+    /// One entry per stack and thread.
+    Split,
+}
+
+/// Which snapshot of the heap a result describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// What was live at the peak (the last time the heap reached its maximum).
+    Peak,
+    /// What was still live when the capture ended.
+    Leaks,
+    /// Allocations freed after at most N other allocations of the same thread.
+    Temporary(u64),
+}
+
+impl Mode {
+    /// `peak`, `leaks` or `temporary`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Peak => "peak",
+            Mode::Leaks => "leaks",
+            Mode::Temporary(_) => "temporary",
+        }
+    }
+}
+
+/// One attribution site of a streaming capture: a Python stack, a native stack and a thread,
+/// with everything the pass learnt about it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Site {
+    /// Python trace-tree node (0: no Python stack).
+    pub python_node: u32,
+    /// Native trace node (0: none).
+    pub native_node: u64,
+    /// memray thread id.
+    pub tid: u64,
+    /// Allocator of the site's first allocation.
+    pub allocator: Allocator,
+    /// Memory-map generation of the site's first allocation.
+    pub generation: u32,
+    /// Index of the site's first allocation.
+    pub first_index: u64,
+    /// Everything allocated here over the run.
+    pub allocated: Usage,
+    /// Live here at the peak.
+    pub peak: Usage,
+    /// Live here at the end.
+    pub leaked: Usage,
+    /// Live totals over time, one point per tick in which they changed.
+    pub series: Vec<SeriesPoint>,
+}
+
+/// One row of a peak, leak or temporary result: a stack (and thread, when split) with its total.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Python trace-tree node.
+    pub python_node: u32,
+    /// Native trace node.
+    pub native_node: u64,
+    /// The thread, when threads are split.
+    pub tid: Option<u64>,
+    /// The total.
+    pub usage: Usage,
+    /// memray's order key: the smallest event index contributing (file position for
+    /// aggregated captures).
+    pub order: u64,
+    /// Thread of the contributing event with the smallest order (decides main-thread trimming).
+    pub representative_tid: u64,
+    /// Allocator of that event.
+    pub allocator: Allocator,
+    /// Memory-map generation of that event.
+    pub generation: u32,
+}
+
+/// Options of a pass.
+pub struct Analyzer<'a> {
+    thresholds: Vec<u64>,
+    series: bool,
+    progress: Option<&'a mut dyn FnMut(Progress)>,
+}
+
+/// How far a pass has read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Records read.
+    pub records: u64,
+    /// Bytes of the decompressed stream read.
+    pub bytes: u64,
+}
+
+/// Records between two progress reports.
+const PROGRESS_EVERY: u64 = 1 << 18;
+
+impl Default for Analyzer<'_> {
+    fn default() -> Self {
+        Analyzer { thresholds: Vec::new(), series: true, progress: None }
+    }
+}
+
+impl<'a> Analyzer<'a> {
+    /// Peak, leaks, stats and timelines; no temporary allocations.
+    pub fn new() -> Analyzer<'a> {
+        Analyzer::default()
+    }
+
+    /// Also computes temporary allocations for each threshold N (memray's
+    /// `--temporary-allocation-threshold`; `--temporary-allocations` is N = 1).
+    pub fn temporary(mut self, thresholds: impl IntoIterator<Item = u64>) -> Analyzer<'a> {
+        self.thresholds.extend(thresholds);
+        self
+    }
+
+    /// Whether to keep per-site live totals over time (on by default).
+    pub fn series(mut self, on: bool) -> Analyzer<'a> {
+        self.series = on;
+        self
+    }
+
+    /// Calls `f` every so often during the pass.
+    pub fn progress(mut self, f: &'a mut dyn FnMut(Progress)) -> Analyzer<'a> {
+        self.progress = Some(f);
+        self
+    }
+
+    /// Opens and analyses a capture file.
+    pub fn run_path(self, path: impl AsRef<Path>) -> Result<Analysis> {
+        self.run(Capture::open(path)?)
+    }
+
+    /// Analyses an opened capture in one pass.
+    pub fn run(mut self, capture: Capture) -> Result<Analysis> {
+        let storage = capture.storage();
+        let (header, records) = capture.into_parts();
+        let mut replay = Replay::new(&self.thresholds, self.series && header.is_streaming());
+        let mut aggregated = Vec::new();
+        let mut events = Events::new(header.clone(), records);
+        let mut next_report = PROGRESS_EVERY;
+        while let Some(event) = events.next() {
+            match event? {
+                Event::Allocation(a) => replay.allocation(&a),
+                Event::Memory(m) => replay.memory(m.ms_since_epoch, m.rss, m.heap),
+                Event::Aggregated(a) => aggregated.push(a),
+                _ => {}
+            }
+            if let Some(report) = self.progress.as_mut() {
+                let records = events.counts().records;
+                if records >= next_report {
+                    next_report = records + PROGRESS_EVERY;
+                    report(Progress { records, bytes: events.offset() });
+                }
+            }
+        }
+        replay.timeline.finish();
+        let end = events.end().unwrap_or(StreamEnd::Truncated(Truncation {
+            offset: events.offset(),
+            records_read: events.counts().records,
+            partial_record_type: None,
+            lz4_cut: false,
+        }));
+        let counts = events.counts();
+        let stream_bytes = events.offset();
+        let stacks = Stacks::new(events.into_tables(), &header);
+        Ok(Analysis::finish(header, storage, end, counts, stream_bytes, stacks, replay, aggregated))
+    }
+}
+
+/// The results of one pass over a capture.
+#[derive(Debug)]
+pub struct Analysis {
+    header: Header,
+    storage: Storage,
+    end: StreamEnd,
+    counts: memreport_format::events::Counts,
+    stream_bytes: u64,
+    stacks: Stacks,
+    sites: Vec<Site>,
+    peak_memory: u64,
+    peak_index: Option<u64>,
+    timeline: Timeline,
+    ticks: Ticks,
+    temporary: Vec<(u64, crate::replay::TemporaryTable)>,
+    leak_order: Vec<u64>,
+    aggregated: Vec<AggregatedAllocation>,
+    pub(crate) sizes: Vec<(u64, u64)>,
+    pub(crate) allocator_counts: Vec<(Allocator, u64)>,
+    pub(crate) total: Usage,
+    live_items: usize,
+}
+
+impl Analysis {
+    /// Analyses a capture file with the default options (no temporary allocations).
+    pub fn open(path: impl AsRef<Path>) -> Result<Analysis> {
+        Analyzer::new().run_path(path)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        header: Header,
+        storage: Storage,
+        end: StreamEnd,
+        counts: memreport_format::events::Counts,
+        stream_bytes: u64,
+        stacks: Stacks,
+        replay: Replay,
+        aggregated: Vec<AggregatedAllocation>,
+    ) -> Analysis {
+        let leak_order = replay.live_first_index();
+        let sites = replay
+            .sites
+            .iter()
+            .map(|s| Site {
+                python_node: s.key.python_node,
+                native_node: s.key.native_node,
+                tid: s.key.tid,
+                allocator: s.allocator,
+                generation: s.generation,
+                first_index: s.first_index,
+                allocated: s.allocated,
+                peak: replay.peak_usage(s),
+                leaked: s.live,
+                series: s.series.clone(),
+            })
+            .collect();
+        let peak_memory = if header.is_streaming() {
+            replay.peak
+        } else {
+            // memray: the sum of the stored high-water-mark bytes (§3).
+            aggregated.iter().fold(0u64, |sum, a| sum.wrapping_add(a.bytes_in_high_water_mark))
+        };
+        let mut sizes: Vec<(u64, u64)> = replay.sizes.iter().map(|(&s, &c)| (s, c)).collect();
+        sizes.sort_unstable();
+        let mut allocator_counts: Vec<(Allocator, u64)> = Allocator::all()
+            .iter()
+            .map(|&a| (a, replay.allocator_counts[a as usize]))
+            .filter(|&(_, c)| c > 0)
+            .collect();
+        allocator_counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.id().cmp(&b.0.id())));
+        let temporary =
+            replay.thresholds.iter().copied().zip(replay.temporary.iter().cloned()).collect();
+        Analysis {
+            header,
+            storage,
+            end,
+            counts,
+            stream_bytes,
+            stacks,
+            sites,
+            peak_memory,
+            peak_index: replay.peak_index,
+            timeline: replay.timeline.clone(),
+            ticks: replay.ticks,
+            temporary,
+            leak_order,
+            aggregated,
+            sizes,
+            allocator_counts,
+            total: replay.total,
+            live_items: replay.live_items(),
+        }
+    }
+
+    /// The capture header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// LZ4 or raw.
+    pub fn storage(&self) -> Storage {
+        self.storage
+    }
+
+    /// How the body ended.
+    pub fn end(&self) -> StreamEnd {
+        self.end
+    }
+
+    /// Whether the capture ended without a trailer.
+    pub fn truncated(&self) -> bool {
+        matches!(self.end, StreamEnd::Truncated(_))
+    }
+
+    /// Whether this is an aggregated capture (`memray run --aggregate`).
+    pub fn is_aggregated(&self) -> bool {
+        !self.header.is_streaming()
+    }
+
+    /// Counts of what was read.
+    pub fn counts(&self) -> memreport_format::events::Counts {
+        self.counts
+    }
+
+    /// ALLOCATION records read, frees included (memray's `total_allocations`); for aggregated
+    /// captures, the number of aggregated records, as memray reports it.
+    pub fn n_allocation_records(&self) -> u64 {
+        if self.is_aggregated() {
+            self.counts.aggregated_records
+        } else {
+            self.counts.allocation_records
+        }
+    }
+
+    /// Bytes of the decompressed stream read.
+    pub fn stream_bytes(&self) -> u64 {
+        self.stream_bytes
+    }
+
+    /// Stacks and frames.
+    pub fn stacks(&self) -> &Stacks {
+        &self.stacks
+    }
+
+    /// The largest live heap reached (memray's `peak_memory`).
+    pub fn peak_memory(&self) -> u64 {
+        self.peak_memory
+    }
+
+    /// Index of the allocation record at which the peak was last reached (streaming captures).
+    pub fn peak_index(&self) -> Option<u64> {
+        self.peak_index
+    }
+
+    /// Live blocks and mapping pieces at the end.
+    pub fn live_items(&self) -> usize {
+        self.live_items
+    }
+
+    /// Every site of a streaming capture, in order of first allocation.
+    pub fn sites(&self) -> &[Site] {
+        &self.sites
+    }
+
+    /// The records of an aggregated capture, in file order.
+    pub fn aggregated_records(&self) -> &[AggregatedAllocation] {
+        &self.aggregated
+    }
+
+    /// Memory samples with the live heap at each.
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+
+    /// The clock of [`Site::series`].
+    pub fn ticks(&self) -> Ticks {
+        self.ticks
+    }
+
+    /// Thresholds for which temporary allocations were computed.
+    pub fn temporary_thresholds(&self) -> Vec<u64> {
+        self.temporary.iter().map(|(n, _)| *n).collect()
+    }
+
+    /// The rows of a result, sorted by memray's order key (first contributing event).
+    /// `None` for temporary allocations not computed in this pass, or of an aggregated capture.
+    pub fn entries(&self, mode: Mode, threads: Threads) -> Option<Vec<Entry>> {
+        if self.is_aggregated() {
+            return match mode {
+                Mode::Temporary(_) => None,
+                _ => Some(self.aggregated_entries(mode, threads)),
+            };
+        }
+        let rows: Vec<(usize, Usage, u64)> = match mode {
+            Mode::Peak => {
+                self.sites.iter().enumerate().map(|(i, s)| (i, s.peak, s.first_index)).collect()
+            }
+            Mode::Leaks => self
+                .sites
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i, s.leaked, self.leak_order[i]))
+                .collect(),
+            Mode::Temporary(n) => {
+                let (_, table) = self.temporary.iter().find(|(t, _)| *t == n)?;
+                table
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, slot)| slot.map(|(usage, order)| (i, usage, order)))
+                    .collect()
+            }
+        };
+        let items =
+            rows.into_iter().filter(|(_, usage, _)| usage.count > 0).map(|(i, usage, order)| {
+                let s = &self.sites[i];
+                Item {
+                    key: SiteKey {
+                        python_node: s.python_node,
+                        native_node: s.native_node,
+                        tid: s.tid,
+                    },
+                    usage,
+                    order,
+                    allocator: s.allocator,
+                    generation: s.generation,
+                }
+            });
+        Some(merge(items, threads, false))
+    }
+
+    fn aggregated_entries(&self, mode: Mode, threads: Threads) -> Vec<Entry> {
+        let items = self.aggregated.iter().enumerate().filter_map(|(i, a)| {
+            let usage = match mode {
+                Mode::Leaks => Usage { bytes: a.bytes_leaked, count: a.n_allocations_leaked },
+                _ => Usage {
+                    bytes: a.bytes_in_high_water_mark,
+                    count: a.n_allocations_in_high_water_mark,
+                },
+            };
+            (usage.count > 0).then(|| Item {
+                key: SiteKey {
+                    python_node: u32::try_from(a.python_node).unwrap_or(u32::MAX),
+                    native_node: a.native_frame_id,
+                    tid: a.tid,
+                },
+                usage,
+                order: i as u64,
+                allocator: a.allocator,
+                generation: u32::try_from(a.native_segment_generation).unwrap_or(u32::MAX),
+            })
+        });
+        merge(items, threads, true)
+    }
+
+    /// Total of a result.
+    pub fn total(&self, mode: Mode) -> Option<Usage> {
+        let entries = self.entries(mode, Threads::Split)?;
+        Some(entries.iter().fold(Usage::default(), |t, e| Usage {
+            bytes: t.bytes.wrapping_add(e.usage.bytes),
+            count: t.count.wrapping_add(e.usage.count),
+        }))
+    }
+}
+
+struct Item {
+    key: SiteKey,
+    usage: Usage,
+    order: u64,
+    allocator: Allocator,
+    generation: u32,
+}
+
+/// Groups items by `(python node, native node, thread or 0)`, in order of their order key.
+///
+/// With `count_quirk`, the way memray re-aggregates the records of an aggregated capture: the
+/// first record of a key counts whole, every further one adds its bytes but 1 to the count
+/// instead of its count [quirk, spec §3].
+fn merge(items: impl Iterator<Item = Item>, threads: Threads, count_quirk: bool) -> Vec<Entry> {
+    let mut items: Vec<Item> = items.collect();
+    items.sort_by_key(|i| i.order);
+    let mut index: memreport_format::events::FxHashMap<SiteKey, usize> = Default::default();
+    let mut out: Vec<Entry> = Vec::new();
+    for item in items {
+        let tid = match threads {
+            Threads::Merged => None,
+            Threads::Split => Some(item.key.tid),
+        };
+        let key = SiteKey { tid: tid.unwrap_or(0), ..item.key };
+        match index.get(&key) {
+            Some(&i) => {
+                let e = &mut out[i];
+                e.usage.bytes = e.usage.bytes.wrapping_add(item.usage.bytes);
+                e.usage.count =
+                    e.usage.count.wrapping_add(if count_quirk { 1 } else { item.usage.count });
+            }
+            None => {
+                index.insert(key, out.len());
+                out.push(Entry {
+                    python_node: item.key.python_node,
+                    native_node: item.key.native_node,
+                    tid,
+                    usage: item.usage,
+                    order: item.order,
+                    representative_tid: item.key.tid,
+                    allocator: item.allocator,
+                    generation: item.generation,
+                });
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,152 @@
+//! Rows of a result grouped for people: by innermost line, function, file or module, and as a
+//! call tree from the outermost frame in.
+//!
+//! Stacks are presented as memray presents them (main-thread trimming, spec §5.6), so a location
+//! here is the innermost frame of the stack memray would show.
+
+use std::collections::BTreeMap;
+
+use crate::analysis::{Analysis, Entry};
+use crate::stacks::{spell, Location, NO_STACK};
+use crate::stats::ModuleResolver;
+use crate::Usage;
+
+/// How coarse a location is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum By {
+    /// `function:file:line` of the innermost frame.
+    #[default]
+    Line,
+    /// `function:file`.
+    Function,
+    /// `file`.
+    File,
+    /// The dotted module name of the innermost frame's file.
+    Module,
+}
+
+/// One group of rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// The location, spelled for its granularity.
+    pub location: String,
+    /// Summed total.
+    pub usage: Usage,
+    /// The stack (innermost first, `function:file:line`) that contributes most bytes.
+    pub stack: Vec<String>,
+    /// Thread of that stack, when threads are split.
+    pub tid: Option<u64>,
+    /// Distinct stacks in the group.
+    pub n_stacks: usize,
+}
+
+/// The label of a stack at a granularity.
+fn label(stack: &[&Location], by: By, modules: &ModuleResolver<'_>) -> String {
+    let Some(top) = stack.first() else { return NO_STACK.to_string() };
+    match by {
+        By::Line => spell(top),
+        By::Function => format!("{}:{}", top.function, top.filename),
+        By::File => top.filename.clone(),
+        By::Module => modules.classify(&top.filename).0,
+    }
+}
+
+/// Groups the rows of a result, largest bytes first (ties: more blocks, then location).
+/// Threads stay apart when the rows are split by thread.
+pub fn group(analysis: &Analysis, entries: &[Entry], by: By) -> Vec<Group> {
+    let stacks = analysis.stacks();
+    let modules = ModuleResolver::new(analysis.header());
+    let mut groups: BTreeMap<(String, Option<u64>), (Group, u64)> = BTreeMap::new();
+    for e in entries {
+        let stack = stacks.python_stack(e.python_node, e.representative_tid);
+        let location = label(&stack, by, &modules);
+        let (g, best) = groups.entry((location.clone(), e.tid)).or_insert_with(|| {
+            let group = Group {
+                location,
+                usage: Usage::default(),
+                stack: Vec::new(),
+                tid: e.tid,
+                n_stacks: 0,
+            };
+            (group, 0)
+        });
+        g.usage.bytes = g.usage.bytes.wrapping_add(e.usage.bytes);
+        g.usage.count = g.usage.count.wrapping_add(e.usage.count);
+        g.n_stacks += 1;
+        if g.stack.is_empty() || e.usage.bytes > *best {
+            *best = e.usage.bytes;
+            g.stack = stack.iter().map(|l| spell(l)).collect();
+        }
+    }
+    let mut out: Vec<Group> = groups.into_values().map(|(g, _)| g).collect();
+    out.sort_by(|a, b| {
+        b.usage
+            .bytes
+            .cmp(&a.usage.bytes)
+            .then(b.usage.count.cmp(&a.usage.count))
+            .then_with(|| (a.location.as_str(), a.tid).cmp(&(b.location.as_str(), b.tid)))
+    });
+    out
+}
+
+/// A call tree: node 0 is the root (all rows); children are callees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallTree {
+    /// Nodes; `nodes[0]` is the root.
+    pub nodes: Vec<TreeNode>,
+}
+
+/// A node of a [`CallTree`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeNode {
+    /// The frame, `function:file:line` (empty for the root).
+    pub frame: String,
+    /// Total of every row whose stack passes through here.
+    pub usage: Usage,
+    /// Children, largest first.
+    pub children: Vec<u32>,
+}
+
+impl CallTree {
+    /// Builds the tree of a result's rows from the outermost frame in (threads merged).
+    pub fn build(analysis: &Analysis, entries: &[Entry]) -> CallTree {
+        let stacks = analysis.stacks();
+        let root = TreeNode { frame: String::new(), usage: Usage::default(), children: Vec::new() };
+        let mut nodes = vec![root];
+        let mut index: BTreeMap<(u32, String), u32> = BTreeMap::new();
+        for e in entries {
+            let stack = stacks.python_stack(e.python_node, e.representative_tid);
+            let mut at = 0u32;
+            add(&mut nodes[0].usage, e.usage);
+            let frames: Vec<String> = if stack.is_empty() {
+                vec![NO_STACK.to_string()]
+            } else {
+                stack.iter().rev().map(|l| spell(l)).collect()
+            };
+            for frame in frames {
+                let next = *index.entry((at, frame.clone())).or_insert_with(|| {
+                    let id = nodes.len() as u32;
+                    nodes.push(TreeNode { frame, usage: Usage::default(), children: Vec::new() });
+                    nodes[at as usize].children.push(id);
+                    id
+                });
+                add(&mut nodes[next as usize].usage, e.usage);
+                at = next;
+            }
+        }
+        let keys: Vec<(Usage, String)> = nodes.iter().map(|n| (n.usage, n.frame.clone())).collect();
+        for n in &mut nodes {
+            n.children.sort_by(|&a, &b| {
+                let (ua, fa) = &keys[a as usize];
+                let (ub, fb) = &keys[b as usize];
+                ub.bytes.cmp(&ua.bytes).then(ub.count.cmp(&ua.count)).then(fa.cmp(fb))
+            });
+        }
+        CallTree { nodes }
+    }
+}
+
+fn add(total: &mut Usage, u: Usage) {
+    total.bytes = total.bytes.wrapping_add(u.bytes);
+    total.count = total.count.wrapping_add(u.count);
+}

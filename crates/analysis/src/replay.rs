@@ -1,0 +1,286 @@
+//! The one pass over an all-allocations capture: live heap, peak, per-site totals at the peak and
+//! at the end, temporary allocations, stats accumulators and the timeline, all updated per event.
+//!
+//! memray reads a capture twice to report the peak (once to find it, once to replay up to it,
+//! §5.2–§5.3). Here each site remembers its live totals as of the most recent peak lazily: a
+//! global *peak epoch* advances whenever the running total reaches a new maximum, and a site
+//! whose stored epoch is older than the current one has not changed since that peak, so its live
+//! totals are its totals at the peak. A site copies live → peak the first time it changes after a
+//! new peak. One pass, O(1) per event, and exactly the snapshot memray replays.
+
+use std::collections::VecDeque;
+
+use memreport_format::events::{AllocationEvent, FxHashMap};
+use memreport_format::{Allocator, AllocatorKind};
+
+use crate::heap::{Block, Change, LiveHeap};
+use crate::timeline::{self, Sample, SeriesPoint, Ticks, Timeline};
+use crate::Usage;
+
+/// A site: what memray keys a location by (§5.3): Python node, native node and thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct SiteKey {
+    pub(crate) python_node: u32,
+    pub(crate) native_node: u64,
+    pub(crate) tid: u64,
+}
+
+/// Per-site state during the pass.
+#[derive(Debug, Clone)]
+pub(crate) struct SiteState {
+    pub(crate) key: SiteKey,
+    pub(crate) allocator: Allocator,
+    pub(crate) generation: u32,
+    pub(crate) first_index: u64,
+    pub(crate) allocated: Usage,
+    pub(crate) live: Usage,
+    peak: Usage,
+    peak_epoch: u64,
+    pub(crate) series: Vec<SeriesPoint>,
+}
+
+/// Temporary allocations of one threshold, per site: usage and first index.
+pub(crate) type TemporaryTable = Vec<Option<(Usage, u64)>>;
+
+#[derive(Debug, Clone, Copy)]
+struct Recent {
+    address: u64,
+    size: u64,
+    site: u32,
+    index: u64,
+}
+
+/// The replay state.
+pub(crate) struct Replay {
+    heap: LiveHeap,
+    pub(crate) sites: Vec<SiteState>,
+    site_ids: FxHashMap<SiteKey, u32>,
+    last_site: Option<(SiteKey, u32)>,
+    pub(crate) current: u64,
+    pub(crate) peak: u64,
+    pub(crate) peak_index: Option<u64>,
+    epoch: u64,
+    changes: Vec<Change>,
+    // Temporary allocations (§5.4): thresholds sorted ascending, one table per threshold.
+    pub(crate) thresholds: Vec<u64>,
+    pub(crate) temporary: Vec<TemporaryTable>,
+    recent: FxHashMap<u64, VecDeque<Recent>>,
+    // Stats (§5.5).
+    pub(crate) sizes: FxHashMap<u64, u64>,
+    pub(crate) allocator_counts: [u64; 16],
+    pub(crate) total: Usage,
+    // Time.
+    pub(crate) timeline: Timeline,
+    pub(crate) ticks: Ticks,
+    series: bool,
+}
+
+impl Replay {
+    pub(crate) fn new(thresholds: &[u64], series: bool) -> Replay {
+        let mut thresholds = thresholds.to_vec();
+        thresholds.sort_unstable();
+        thresholds.dedup();
+        Replay {
+            heap: LiveHeap::default(),
+            sites: Vec::new(),
+            site_ids: FxHashMap::default(),
+            last_site: None,
+            current: 0,
+            peak: 0,
+            peak_index: None,
+            epoch: 0,
+            changes: Vec::new(),
+            temporary: vec![Vec::new(); thresholds.len()],
+            thresholds,
+            recent: FxHashMap::default(),
+            sizes: FxHashMap::default(),
+            allocator_counts: [0; 16],
+            total: Usage::default(),
+            timeline: Timeline::new(),
+            ticks: Ticks::new(),
+            series,
+        }
+    }
+
+    fn site(&mut self, e: &AllocationEvent) -> u32 {
+        let key = SiteKey { python_node: e.python_node, native_node: e.native_node, tid: e.tid };
+        if let Some((k, id)) = self.last_site {
+            if k == key {
+                return id;
+            }
+        }
+        let id = match self.site_ids.get(&key) {
+            Some(&id) => id,
+            None => {
+                let id = self.sites.len() as u32;
+                self.sites.push(SiteState {
+                    key,
+                    allocator: e.allocator,
+                    generation: e.generation,
+                    first_index: e.index,
+                    allocated: Usage::default(),
+                    live: Usage::default(),
+                    peak: Usage::default(),
+                    peak_epoch: u64::MAX,
+                    series: Vec::new(),
+                });
+                self.site_ids.insert(key, id);
+                id
+            }
+        };
+        self.last_site = Some((key, id));
+        id
+    }
+
+    /// Applies a change to a site's live totals, first saving its totals at the last peak if
+    /// this is its first change since then.
+    fn change(&mut self, c: Change) {
+        let epoch = self.epoch;
+        let tick = self.ticks.current();
+        let s = &mut self.sites[c.site as usize];
+        if s.peak_epoch != epoch {
+            s.peak = s.live;
+            s.peak_epoch = epoch;
+        }
+        s.live.count = s.live.count.wrapping_add(c.count as u64);
+        s.live.bytes = s.live.bytes.wrapping_add(c.added).wrapping_sub(c.removed);
+        if self.series {
+            timeline::record(&mut s.series, tick, s.live.bytes, s.live.count);
+        }
+    }
+
+    pub(crate) fn allocation(&mut self, e: &AllocationEvent) {
+        match e.allocator.kind() {
+            AllocatorKind::SimpleAllocator => {
+                let site = self.site(e);
+                self.count_allocation(e, site);
+                let block = Block { size: e.size, site, index: e.index };
+                if let Some(old) = self.heap.allocate(e.address, block) {
+                    self.change(Change { site: old.site, count: -1, added: 0, removed: old.size });
+                }
+                self.change(Change { site, count: 1, added: e.size, removed: 0 });
+                self.current = self.current.wrapping_add(e.size);
+                self.remember(e, site);
+            }
+            AllocatorKind::SimpleDeallocator => {
+                if let Some(old) = self.heap.free(e.address) {
+                    self.change(Change { site: old.site, count: -1, added: 0, removed: old.size });
+                    self.current = self.current.wrapping_sub(old.size);
+                }
+                self.match_temporary(e, false);
+            }
+            AllocatorKind::RangedAllocator => {
+                let site = self.site(e);
+                self.count_allocation(e, site);
+                if e.size > 0 {
+                    self.heap.map(e.address, e.size, site, e.index);
+                    self.change(Change { site, count: 1, added: e.size, removed: 0 });
+                }
+                self.current = self.current.wrapping_add(e.size);
+                self.remember(e, site);
+            }
+            AllocatorKind::RangedDeallocator => {
+                let mut changes = std::mem::take(&mut self.changes);
+                let removed = self.heap.unmap(e.address, e.size, &mut changes);
+                for &c in &changes {
+                    self.change(c);
+                }
+                self.changes = changes;
+                self.current = self.current.wrapping_sub(removed);
+                self.match_temporary(e, true);
+            }
+        }
+        // After every event, deallocations included: the last event at the maximum wins.
+        if self.current >= self.peak || self.peak_index.is_none() {
+            self.peak = self.current;
+            self.peak_index = Some(e.index);
+            self.epoch += 1;
+        }
+    }
+
+    fn count_allocation(&mut self, e: &AllocationEvent, site: u32) {
+        let s = &mut self.sites[site as usize];
+        s.allocated.count += 1;
+        s.allocated.bytes = s.allocated.bytes.wrapping_add(e.size);
+        self.total.count += 1;
+        self.total.bytes = self.total.bytes.wrapping_add(e.size);
+        *self.sizes.entry(e.size).or_default() += 1;
+        self.allocator_counts[e.allocator as usize] += 1;
+    }
+
+    /// Pushes an allocation onto its thread's recent list (§5.4).
+    fn remember(&mut self, e: &AllocationEvent, site: u32) {
+        let Some(&max) = self.thresholds.last() else { return };
+        let keep = usize::try_from(max).unwrap_or(usize::MAX).saturating_add(1);
+        let recent = self.recent.entry(e.tid).or_default();
+        recent.push_front(Recent { address: e.address, size: e.size, site, index: e.index });
+        if recent.len() > keep {
+            recent.pop_back();
+        }
+    }
+
+    /// A deallocation is temporary for threshold N when the block it frees is among the N + 1
+    /// most recent allocations of the same thread (the newest match wins; it stays listed).
+    fn match_temporary(&mut self, e: &AllocationEvent, ranged: bool) {
+        if self.thresholds.is_empty() {
+            return;
+        }
+        let Some(recent) = self.recent.get(&e.tid) else { return };
+        let Some((position, hit)) = recent
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.address == e.address && (!ranged || r.size == e.size))
+        else {
+            return;
+        };
+        let hit = *hit;
+        let n_sites = self.sites.len();
+        for (j, &n) in self.thresholds.iter().enumerate() {
+            if (position as u64) > n {
+                continue;
+            }
+            let table = &mut self.temporary[j];
+            if table.len() < n_sites {
+                table.resize(n_sites, None);
+            }
+            let slot = table[hit.site as usize].get_or_insert((Usage::default(), hit.index));
+            slot.0.count += 1;
+            slot.0.bytes = slot.0.bytes.wrapping_add(hit.size);
+            slot.1 = slot.1.min(hit.index);
+        }
+    }
+
+    pub(crate) fn memory(&mut self, ms_since_epoch: u64, rss: u64, heap: Option<u64>) {
+        let heap = heap.unwrap_or(self.current);
+        self.timeline.push(Sample { ms_since_epoch, rss, heap });
+        if self.ticks.sample() && self.series {
+            for s in &mut self.sites {
+                timeline::fold(&mut s.series);
+            }
+        }
+    }
+
+    /// The totals of each site at the last peak.
+    pub(crate) fn peak_usage(&self, site: &SiteState) -> Usage {
+        if site.peak_epoch == self.epoch {
+            site.peak
+        } else {
+            site.live
+        }
+    }
+
+    /// The first index of the blocks still live, per site (memray orders leak records by it).
+    pub(crate) fn live_first_index(&self) -> Vec<u64> {
+        let mut first = vec![u64::MAX; self.sites.len()];
+        for (site, _, index) in self.heap.items() {
+            let f = &mut first[site as usize];
+            *f = (*f).min(index);
+        }
+        first
+    }
+
+    /// Live blocks and pieces now.
+    pub(crate) fn live_items(&self) -> usize {
+        self.heap.len()
+    }
+}

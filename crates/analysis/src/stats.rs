@@ -1,0 +1,375 @@
+//! What `memray stats` computes (spec §5.5): totals, the size histogram, the allocator
+//! distribution, the top locations by size and by count, and the top modules.
+//!
+//! All of it comes from the per-site totals of the pass, so nothing here reads the capture again.
+
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use memreport_format::{Allocator, Header};
+
+use crate::analysis::Analysis;
+use crate::stacks::{spell, Location, Stacks, NO_STACK};
+use crate::Usage;
+
+/// One histogram bin, as `memray stats --json` spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bin {
+    /// Smallest size in the bin.
+    pub min_bytes: u64,
+    /// Largest size in the bin.
+    pub max_bytes: u64,
+    /// Allocations in the bin.
+    pub count: u64,
+}
+
+/// A location with a value (bytes or allocations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ranked {
+    /// `function:file:line`, or `<stack trace unavailable>`.
+    pub location: String,
+    /// The value it is ranked by.
+    pub value: u64,
+}
+
+/// A module's totals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleTotal {
+    /// Top-level module name, or `<root>`.
+    pub module: String,
+    /// Allocations.
+    pub num_allocations: u64,
+    /// Bytes.
+    pub total_bytes: u64,
+}
+
+/// The numbers of `memray stats`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Allocations (deallocations excluded) and their bytes.
+    pub total: Usage,
+    /// The live heap's maximum.
+    pub peak_memory: u64,
+    /// ALLOCATION records read (memray's `metadata.total_allocations`).
+    pub n_allocation_records: u64,
+    /// Ten bins over the log of the sizes.
+    pub histogram: Vec<Bin>,
+    /// Allocations per allocator, most used first (ties by allocator id).
+    pub allocators: Vec<(Allocator, u64)>,
+    /// The top locations by bytes allocated.
+    pub top_by_size: Vec<Ranked>,
+    /// The top locations by number of allocations.
+    pub top_by_count: Vec<Ranked>,
+    /// The top modules by bytes allocated.
+    pub top_modules_by_size: Vec<ModuleTotal>,
+    /// The top modules by number of allocations.
+    pub top_modules_by_count: Vec<ModuleTotal>,
+}
+
+impl Stats {
+    /// The stats of a streaming capture, with the `n` top locations and modules. `None` for an
+    /// aggregated capture, which memray refuses ("Can't compute statistics using a
+    /// pre-aggregated capture file.").
+    pub fn compute(analysis: &Analysis, n: usize) -> Option<Stats> {
+        if analysis.is_aggregated() {
+            return None;
+        }
+        let stacks = analysis.stacks();
+        let per_node = per_node_totals(analysis);
+        let (top_by_size, top_by_count) = top_locations(stacks, &per_node, n);
+        let modules = module_totals(stacks, analysis.header(), &per_node);
+        let mut by_size = modules.clone();
+        by_size.sort_by_key(|m| Reverse(m.total_bytes));
+        by_size.truncate(n);
+        let mut by_count = modules;
+        by_count.sort_by_key(|m| Reverse(m.num_allocations));
+        by_count.truncate(n);
+        Some(Stats {
+            total: analysis.total,
+            peak_memory: analysis.peak_memory(),
+            n_allocation_records: analysis.n_allocation_records(),
+            histogram: histogram(&analysis.sizes, 10),
+            allocators: analysis.allocator_counts.clone(),
+            top_by_size,
+            top_by_count,
+            top_modules_by_size: by_size,
+            top_modules_by_count: by_count,
+        })
+    }
+}
+
+/// Per Python node: allocations, bytes, and the first allocation's index.
+fn per_node_totals(analysis: &Analysis) -> BTreeMap<u32, (Usage, u64)> {
+    let mut out: BTreeMap<u32, (Usage, u64)> = BTreeMap::new();
+    for site in analysis.sites() {
+        if site.allocated.count == 0 {
+            continue;
+        }
+        let e = out.entry(site.python_node).or_insert((Usage::default(), u64::MAX));
+        e.0.count += site.allocated.count;
+        e.0.bytes = e.0.bytes.wrapping_add(site.allocated.bytes);
+        e.1 = e.1.min(site.first_index);
+    }
+    out
+}
+
+/// Top locations by the innermost frame, memray's way: location ids in order of first
+/// occurrence, sorted by `(value, id)` descending, "no Python stack" below every id.
+fn top_locations(
+    stacks: &Stacks,
+    per_node: &BTreeMap<u32, (Usage, u64)>,
+    n: usize,
+) -> (Vec<Ranked>, Vec<Ranked>) {
+    // location → (usage, first index); None is "no Python frame".
+    let mut by_location: BTreeMap<Option<&Location>, (Usage, u64)> = BTreeMap::new();
+    for (&node, &(usage, first)) in per_node {
+        let e = by_location.entry(stacks.innermost(node)).or_insert((Usage::default(), u64::MAX));
+        e.0.count += usage.count;
+        e.0.bytes = e.0.bytes.wrapping_add(usage.bytes);
+        e.1 = e.1.min(first);
+    }
+    // The id rank: "none" sorts below everything, locations by first occurrence.
+    let rows: Vec<(Option<u64>, String, Usage)> = by_location
+        .into_iter()
+        .map(|(loc, (usage, first))| match loc {
+            Some(l) => (Some(first), spell(l), usage),
+            None => (None, NO_STACK.to_string(), usage),
+        })
+        .collect();
+    let ranked = |value: fn(&Usage) -> u64| -> Vec<Ranked> {
+        let mut v: Vec<&(Option<u64>, String, Usage)> = rows.iter().collect();
+        v.sort_by_key(|(id, _, usage)| Reverse((value(usage), *id)));
+        v.into_iter()
+            .take(n)
+            .map(|(_, location, usage)| Ranked { location: location.clone(), value: value(usage) })
+            .collect()
+    };
+    (ranked(|u| u.bytes), ranked(|u| u.count))
+}
+
+/// memray's size histogram: `bins` bins over `ln(size)` from the smallest non-zero size to the
+/// largest; size 0 falls in the first bin.
+pub fn histogram(sizes: &[(u64, u64)], bins: usize) -> Vec<Bin> {
+    let Some(min) = sizes.iter().map(|&(s, _)| s).find(|&s| s > 0) else {
+        return Vec::new();
+    };
+    let max = sizes.last().map_or(0, |&(s, _)| s);
+    let mut low = (min as f64).ln();
+    let high = (max as f64).ln();
+    if low == high {
+        low /= 2.0;
+    }
+    let step = (high - low) / bins as f64;
+    let upper: Vec<u64> = (0..bins).map(|i| (low + step * (i + 1) as f64).exp() as u64).collect();
+    let mut counts = vec![0u64; bins];
+    for &(size, count) in sizes {
+        let bin = if size == 0 || step == 0.0 {
+            0
+        } else {
+            let b = python_floordiv((size as f64).ln() - low, step);
+            if b < 0.0 {
+                0
+            } else {
+                (b as usize).min(bins - 1)
+            }
+        };
+        counts[bin] = counts[bin].wrapping_add(count);
+    }
+    let mut out = Vec::with_capacity(bins);
+    let mut start = 0;
+    for (i, (&end, &count)) in upper.iter().zip(&counts).enumerate() {
+        // The last bin's upper bound is inclusive.
+        let max_bytes = if i + 1 == bins { end } else { end.wrapping_sub(1) };
+        out.push(Bin { min_bytes: start, max_bytes, count });
+        start = end;
+    }
+    out
+}
+
+/// Python's float floor division `a // b` (CPython `float_floor_div`), which memray's histogram
+/// uses; it differs from `(a / b).floor()` in the last bit for some operands.
+fn python_floordiv(a: f64, b: f64) -> f64 {
+    let m = a % b;
+    let mut div = (a - m) / b;
+    if m != 0.0 && ((b < 0.0) != (m < 0.0)) {
+        div -= 1.0;
+    }
+    if div != 0.0 {
+        let floor = div.floor();
+        if div - floor > 0.5 {
+            floor + 1.0
+        } else {
+            floor
+        }
+    } else {
+        0.0
+    }
+}
+
+/// Module totals: each Python stack goes to the top-level module of its innermost frame that is
+/// not in the standard library (§5.5); `<root>` when none, or when that module is memray.
+fn module_totals(
+    stacks: &Stacks,
+    header: &Header,
+    per_node: &BTreeMap<u32, (Usage, u64)>,
+) -> Vec<ModuleTotal> {
+    let resolver = ModuleResolver::new(header);
+    let mut totals: BTreeMap<String, Usage> = BTreeMap::new();
+    for (&node, &(usage, _)) in per_node {
+        let module = stacks
+            .python_frames(node)
+            .map(|f| resolver.classify(&f.filename))
+            .find(|(_, kind)| *kind != ModuleKind::Stdlib)
+            .map(|(name, _)| name.split('.').next().unwrap_or("").to_string())
+            .filter(|top| top != "memray")
+            .unwrap_or_else(|| "<root>".to_string());
+        let t = totals.entry(module).or_default();
+        t.count += usage.count;
+        t.bytes = t.bytes.wrapping_add(usage.bytes);
+    }
+    totals
+        .into_iter()
+        .map(|(module, u)| ModuleTotal { module, num_allocations: u.count, total_bytes: u.bytes })
+        .collect()
+}
+
+/// Where a source file belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModuleKind {
+    /// The standard library (under `libdest`, or frozen).
+    Stdlib,
+    /// Under a site-packages directory.
+    SitePackages,
+    /// Under a `sys.path` entry.
+    Project,
+    /// None of the above.
+    Unknown,
+}
+
+/// memray's `ModuleResolver` over the path lists stored in the header (v13).
+#[derive(Debug, Clone)]
+pub struct ModuleResolver<'h> {
+    libdest: Option<&'h Path>,
+    site_packages: Vec<&'h Path>,
+    sys_path: Vec<&'h Path>,
+}
+
+impl<'h> ModuleResolver<'h> {
+    /// The resolver of a capture's header.
+    pub fn new(header: &'h Header) -> ModuleResolver<'h> {
+        ModuleResolver {
+            libdest: header.libdest.as_deref().filter(|s| !s.is_empty()).map(Path::new),
+            site_packages: header.site_packages.iter().map(Path::new).collect(),
+            sys_path: header.sys_path.iter().filter(|s| !s.is_empty()).map(Path::new).collect(),
+        }
+    }
+
+    /// The dotted module name of a file and where it belongs.
+    pub fn classify(&self, filename: &str) -> (String, ModuleKind) {
+        if filename.is_empty() {
+            return ("unknown".to_string(), ModuleKind::Unknown);
+        }
+        if let Some(rest) = filename.strip_prefix("<frozen ") {
+            let name = rest.strip_suffix('>').unwrap_or(&rest[..rest.len().saturating_sub(1)]);
+            return (name.to_string(), ModuleKind::Stdlib);
+        }
+        let path = Path::new(filename);
+        for base in &self.site_packages {
+            if let Ok(rel) = path.strip_prefix(base) {
+                return (path_to_module(rel), ModuleKind::SitePackages);
+            }
+        }
+        if let Some(rel) = self.libdest.and_then(|base| path.strip_prefix(base).ok()) {
+            return (path_to_module(rel), ModuleKind::Stdlib);
+        }
+        for base in &self.sys_path {
+            if let Ok(rel) = path.strip_prefix(base) {
+                return (path_to_module(rel), ModuleKind::Project);
+            }
+        }
+        let name = path.file_name().map(Path::new).unwrap_or(Path::new(""));
+        (path_to_module(name), ModuleKind::Unknown)
+    }
+}
+
+/// `pkg/sub/mod.py` → `pkg.sub.mod`; `pkg/__init__.py` → `pkg`.
+fn path_to_module(rel: &Path) -> String {
+    let rel = if rel.file_name().is_some_and(|n| n == "__init__.py") {
+        rel.parent().unwrap_or(rel).to_path_buf()
+    } else if rel.extension().is_some_and(|e| e == "py") {
+        rel.with_extension("")
+    } else {
+        rel.to_path_buf()
+    };
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_follows_memray() {
+        // Expected values printed by memray 1.20's own get_histogram_databins on the same input.
+        // [quirk] ln(3) < step, so size 3 lands in the first bin although its max_bytes is 2.
+        let sizes = [(0, 1), (1, 4), (3, 2), (100, 5), (65537, 1)];
+        let h = histogram(&sizes, 10);
+        let got: Vec<(u64, u64, u64)> =
+            h.iter().map(|b| (b.min_bytes, b.max_bytes, b.count)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, 2, 7),
+                (3, 8, 0),
+                (9, 26, 0),
+                (27, 83, 0),
+                (84, 255, 5),
+                (256, 775, 0),
+                (776, 2351, 0),
+                (2352, 7130, 0),
+                (7131, 21618, 0),
+                (21619, 65537, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn one_distinct_size_of_one_byte_does_not_divide_by_zero() {
+        let h = histogram(&[(1, 3)], 10);
+        assert_eq!(h.iter().map(|b| b.count).sum::<u64>(), 3);
+    }
+
+    #[test]
+    fn floordiv_matches_python() {
+        assert_eq!(python_floordiv(7.0, 2.0), 3.0);
+        assert_eq!(python_floordiv(-7.0, 2.0), -4.0);
+        assert_eq!(python_floordiv(0.3, 0.1), 2.0); // Python: 0.3 // 0.1 == 2.0
+    }
+
+    #[test]
+    fn modules_classify_like_memray() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/v13-basic/capture.bin");
+        let mut header = memreport_format::Capture::open(path).unwrap().header().clone();
+        header.libdest = Some("/usr/lib/python3.11".into());
+        header.site_packages = vec!["/venv/lib/python3.11/site-packages".into()];
+        header.sys_path = vec!["/srv/app".into()];
+        let r = ModuleResolver::new(&header);
+        assert_eq!(r.classify("<frozen runpy>"), ("runpy".into(), ModuleKind::Stdlib));
+        assert_eq!(
+            r.classify("/venv/lib/python3.11/site-packages/numpy/core/__init__.py"),
+            ("numpy.core".into(), ModuleKind::SitePackages)
+        );
+        assert_eq!(
+            r.classify("/usr/lib/python3.11/json/decoder.py"),
+            ("json.decoder".into(), ModuleKind::Stdlib)
+        );
+        assert_eq!(r.classify("/srv/app/svc/db.py"), ("svc.db".into(), ModuleKind::Project));
+        assert_eq!(r.classify("basic.py"), ("basic".into(), ModuleKind::Unknown));
+        assert_eq!(r.classify(""), ("unknown".into(), ModuleKind::Unknown));
+    }
+}

@@ -1,0 +1,159 @@
+//! Terminal text: human sizes, aligned tables, and colour that is only used on a terminal.
+
+use std::fmt::Write as _;
+
+/// Bytes in binary units (`512 B`, `1.50 KiB`, `12.3 MiB`, `1.02 GiB`), three significant digits.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let text = if value >= 100.0 {
+        format!("{value:.0}")
+    } else if value >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    };
+    format!("{text} {}", UNITS[unit])
+}
+
+/// A share as a percentage with one decimal (`42.0%`); `-` when the whole is zero.
+pub fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "-".to_string();
+    }
+    format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+}
+
+/// Whether to colour output, and how.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Style {
+    /// ANSI colours on.
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// Headings.
+    pub fn bold(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    /// Secondary text.
+    pub fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+
+    /// Sizes and other figures that matter.
+    pub fn figure(self, text: &str) -> String {
+        self.paint("33", text)
+    }
+}
+
+/// Column alignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    /// Left-aligned (text).
+    Left,
+    /// Right-aligned (numbers).
+    Right,
+}
+
+/// A table whose columns are padded to their widest cell; the last column is never padded.
+#[derive(Debug, Clone)]
+pub struct Table {
+    header: Vec<String>,
+    align: Vec<Align>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column titles and alignments.
+    pub fn new(columns: &[(&str, Align)]) -> Table {
+        Table {
+            header: columns.iter().map(|(t, _)| t.to_string()).collect(),
+            align: columns.iter().map(|(_, a)| *a).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row (as many cells as columns).
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// The table as text, the header styled.
+    pub fn render(&self, style: Style) -> String {
+        let n = self.header.len();
+        let mut widths = vec![0; n];
+        for row in std::iter::once(&self.header).chain(&self.rows) {
+            for (i, cell) in row.iter().enumerate().take(n) {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for (r, row) in std::iter::once(&self.header).chain(&self.rows).enumerate() {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate().take(n) {
+                let pad = widths[i] - cell.chars().count();
+                let last = i + 1 == n;
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                match self.align[i] {
+                    Align::Right => {
+                        line.push_str(&" ".repeat(pad));
+                        line.push_str(cell);
+                    }
+                    Align::Left => {
+                        line.push_str(cell);
+                        if !last {
+                            line.push_str(&" ".repeat(pad));
+                        }
+                    }
+                }
+            }
+            let line = line.trim_end();
+            let _ = writeln!(out, "{}", if r == 0 { style.bold(line) } else { line.to_string() });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1024), "1.00 KiB");
+        assert_eq!(human_size(1536), "1.50 KiB");
+        assert_eq!(human_size(4_194_368), "4.00 MiB");
+        assert_eq!(human_size(150 * 1024 * 1024), "150 MiB");
+        assert_eq!(human_size(u64::MAX), "16.0 EiB");
+    }
+
+    #[test]
+    fn tables_align_numbers_right_and_text_left() {
+        let mut t = Table::new(&[("BYTES", Align::Right), ("WHERE", Align::Left)]);
+        t.row(vec!["1 B".into(), "a".into()]);
+        t.row(vec!["100 KiB".into(), "bb".into()]);
+        assert_eq!(t.render(Style::default()), "  BYTES  WHERE\n    1 B  a\n100 KiB  bb\n");
+    }
+}
