@@ -26,7 +26,7 @@ fn assert_one_error_line(run: &Run, path: &str, needle: &str) {
 #[test]
 fn bad_inputs_exit_2_with_one_line() {
     let png = temp_file("image.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
-    for cmd in ["info", "records"] {
+    for cmd in ["info", "records", "stats", "top", "tree"] {
         let run = memreport(&[cmd, png.to_str().unwrap()]);
         assert_one_error_line(&run, png.to_str().unwrap(), "not a memray capture");
     }
@@ -55,9 +55,12 @@ fn bad_inputs_exit_2_with_one_line() {
     let body = memreport_format::Capture::from_bytes(raw.clone()).unwrap().body_offset() as usize;
     raw[body] = 0x0b;
     let bad = temp_file("bad-record.bin", &raw);
-    let run = memreport(&["info", bad.to_str().unwrap()]);
-    assert_one_error_line(&run, "bad-record.bin", "unknown record type 0x0b");
-    assert!(run.stderr.contains("record #0"), "{}", run.stderr);
+    for cmd in ["info", "stats", "top"] {
+        let run = memreport(&[cmd, bad.to_str().unwrap()]);
+        assert_one_error_line(&run, "bad-record.bin", "unknown record type 0x0b");
+        assert!(run.stderr.contains("record #0"), "{}", run.stderr);
+        assert!(run.stdout.is_empty(), "{cmd} printed a partial result");
+    }
 
     let missing = memreport(&["info", "/nonexistent/capture.bin"]);
     assert_eq!(missing.code, 2);
@@ -71,6 +74,42 @@ fn usage_errors_exit_2_and_help_exits_0() {
     let help = memreport(&["--help"]);
     assert_eq!(help.code, 0);
     assert!(String::from_utf8_lossy(&help.stdout).contains("records"));
+    let capture = fixtures_dir().join("v13-basic/capture.bin");
+    let capture = capture.to_str().unwrap();
+    // --leaks and --temporary exclude each other; -n takes a number.
+    assert_eq!(memreport(&["top", capture, "--leaks", "--temporary"]).code, 2);
+    assert_eq!(memreport(&["top", capture, "-n", "many"]).code, 2);
+    assert_eq!(memreport(&["top", capture, "--by", "planet"]).code, 2);
+}
+
+#[test]
+fn analyses_of_a_truncated_capture_warn_and_succeed() {
+    let capture = fixtures_dir().join("v13-killed/capture.bin");
+    for cmd in ["stats", "top", "tree"] {
+        let run = memreport(&[cmd, capture.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{cmd}: {}", run.stderr);
+        assert!(!run.stdout.is_empty(), "{cmd}");
+        assert!(
+            run.stderr.contains("warning") && run.stderr.contains("truncated"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let capture = fixtures_dir().join("v13-basic/capture.bin");
+    let plain = memreport(&["top", capture.to_str().unwrap()]);
+    assert!(!plain.stdout.contains(&0x1b), "escape codes written to a pipe");
+    let forced = memreport(&["top", capture.to_str().unwrap(), "--color", "always"]);
+    assert!(forced.stdout.contains(&0x1b), "--color always gave no colour");
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let tty = memreport_cli::Terminal { stdout: true, stderr: false };
+    let args = ["memreport", "top", capture.to_str().unwrap(), "--color", "never"];
+    assert_eq!(memreport_cli::run_on(args, &mut out, &mut err, tty), 0);
+    assert!(!out.contains(&0x1b), "--color never coloured a terminal");
 }
 
 #[test]

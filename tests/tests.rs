@@ -20,3 +20,5 @@ mod tidy;
 mod synthetic;
 // Peak, leaks, temporary allocations, stats and the timeline against memray.
 mod analysis;
+// Terminal and JSON outputs of stats, top and tree: golden files, and top --json against memray.
+mod golden;

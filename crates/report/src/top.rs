@@ -112,7 +112,11 @@ pub fn write_text(
     style: Style,
 ) -> io::Result<()> {
     let total = totals(view.groups);
-    writeln!(out, "{}", style.bold(&headline(analysis, view.mode, total, view.groups.len(), "locations")))?;
+    writeln!(
+        out,
+        "{}",
+        style.bold(&headline(analysis, view.mode, total, view.groups.len(), "locations"))
+    )?;
     let threads = view.groups.iter().any(|g| g.tid.is_some());
     let mut columns =
         vec![("bytes", Align::Right), ("share", Align::Right), ("blocks", Align::Right)];
@@ -232,7 +236,10 @@ fn walk(
             human_size(usage.bytes),
             percent(usage.bytes, whole),
             usage.count.to_string(),
-            format!("{prefix}└─ … {} smaller calls", folded.len()),
+            match folded.len() {
+                1 => format!("{prefix}└─ … 1 smaller call"),
+                n => format!("{prefix}└─ … {n} smaller calls"),
+            },
         ));
     }
 }
