@@ -328,7 +328,8 @@ fn analyse(
         );
         let _ = stderr.flush();
     };
-    let mut analyzer = Analyzer::new().temporary(thresholds.iter().copied());
+    // No command here draws per-site timelines, so the pass does not keep them.
+    let mut analyzer = Analyzer::new().series(false).temporary(thresholds.iter().copied());
     if show {
         analyzer = analyzer.progress(&mut report);
     }

@@ -1,0 +1,41 @@
+//! Analysis throughput on the largest fixture (`fixtures/v13-service`: 444k allocation records in
+//! 888k records), in records/s: the whole pass (decode, stacks, live heap, peak, per-site totals,
+//! stats accumulators), with and without temporary allocations and per-site series. Each run
+//! asserts the peak memray reports, so a broken analysis cannot look fast.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use memreport_analysis::Analyzer;
+use memreport_format::Capture;
+
+const FIXTURE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/v13-service/capture.bin");
+
+/// memray 1.20's `peak_memory` for the fixture (its stats.json).
+const PEAK: u64 = 1_141_940;
+
+fn analyze(c: &mut Criterion) {
+    let file = std::fs::read(FIXTURE).expect("fixture");
+    let first = Analyzer::new().run(Capture::from_bytes(file.clone()).unwrap()).unwrap();
+    assert_eq!(first.peak_memory(), PEAK);
+    let mut group = c.benchmark_group("analyze");
+    group.throughput(Throughput::Elements(first.counts().records));
+    group.sample_size(20);
+    let runs: [(&str, fn() -> Analyzer<'static>); 3] = [
+        ("peak+leaks+stats", || Analyzer::new().series(false)),
+        ("with-series", Analyzer::new),
+        ("with-temporary-1", || Analyzer::new().series(false).temporary([1])),
+    ];
+    for (name, make) in runs {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let capture = Capture::from_bytes(file.clone()).unwrap();
+                let analysis = make().run(capture).unwrap();
+                assert_eq!(analysis.peak_memory(), PEAK);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, analyze);
+criterion_main!(benches);
