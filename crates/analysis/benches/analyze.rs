@@ -13,6 +13,9 @@ const FIXTURE: &str =
 /// memray 1.20's `peak_memory` for the fixture (its stats.json).
 const PEAK: u64 = 1_141_940;
 
+/// Builds the analyzer of one benchmark.
+type MakeAnalyzer = fn() -> Analyzer<'static>;
+
 fn analyze(c: &mut Criterion) {
     let file = std::fs::read(FIXTURE).expect("fixture");
     let first = Analyzer::new().run(Capture::from_bytes(file.clone()).unwrap()).unwrap();
@@ -20,7 +23,7 @@ fn analyze(c: &mut Criterion) {
     let mut group = c.benchmark_group("analyze");
     group.throughput(Throughput::Elements(first.counts().records));
     group.sample_size(20);
-    let runs: [(&str, fn() -> Analyzer<'static>); 3] = [
+    let runs: [(&str, MakeAnalyzer); 3] = [
         ("peak+leaks+stats", || Analyzer::new().series(false)),
         ("with-series", Analyzer::new),
         ("with-temporary-1", || Analyzer::new().series(false).temporary([1])),
