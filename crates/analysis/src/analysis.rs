@@ -374,6 +374,15 @@ impl Analysis {
         self.ticks
     }
 
+    /// When a tick of [`Site::series`] ends: the time of the memory sample that closes it, or
+    /// of the last sample for the tick still open when the capture ended.
+    pub fn tick_end_ms(&self, tick: u32) -> Option<u64> {
+        let points = self.timeline.points();
+        let last_sample = self.ticks.samples_of(tick).end.checked_sub(1)?;
+        let point = last_sample / self.timeline.samples_per_point();
+        points.get(usize::try_from(point).ok()?).or(points.last()).map(|p| p.ms_since_epoch)
+    }
+
     /// Thresholds for which temporary allocations were computed.
     pub fn temporary_thresholds(&self) -> Vec<u64> {
         self.temporary.iter().map(|(n, _)| *n).collect()

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use crate::analysis::{Analysis, Entry};
 use crate::stacks::{spell, Location, NO_STACK};
 use crate::stats::ModuleResolver;
+use crate::timeline::dense;
 use crate::Usage;
 
 /// How coarse a location is.
@@ -86,6 +87,56 @@ pub fn group(analysis: &Analysis, entries: &[Entry], by: By) -> Vec<Group> {
             .then(b.usage.count.cmp(&a.usage.count))
             .then_with(|| (a.location.as_str(), a.tid).cmp(&(b.location.as_str(), b.tid)))
     });
+    out
+}
+
+/// Live bytes over time of one location (all its sites, threads merged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationSeries {
+    /// The location, spelled for its granularity.
+    pub location: String,
+    /// Live bytes at the end of each tick (see [`Analysis::ticks`]).
+    pub bytes: Vec<u64>,
+    /// The largest value of `bytes`.
+    pub max_bytes: u64,
+    /// Live bytes at the end of the capture.
+    pub end_bytes: u64,
+}
+
+/// The live-bytes curves of the `n` locations whose live bytes rose highest over the run (ties:
+/// more bytes at the end, then location), for growth detection and temporal charts. Empty for
+/// aggregated captures, which store no timeline per location.
+pub fn series(analysis: &Analysis, by: By, n: usize) -> Vec<LocationSeries> {
+    let stacks = analysis.stacks();
+    let modules = ModuleResolver::new(analysis.header());
+    let n_ticks = analysis.ticks().n_ticks();
+    let mut curves: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for site in analysis.sites() {
+        if site.series.is_empty() {
+            continue;
+        }
+        let stack = stacks.python_stack(site.python_node, site.tid);
+        let curve =
+            curves.entry(label(&stack, by, &modules)).or_insert_with(|| vec![0; n_ticks as usize]);
+        for (total, v) in curve.iter_mut().zip(dense(&site.series, n_ticks)) {
+            *total = total.wrapping_add(v);
+        }
+    }
+    let mut out: Vec<LocationSeries> = curves
+        .into_iter()
+        .map(|(location, bytes)| LocationSeries {
+            location,
+            max_bytes: bytes.iter().copied().max().unwrap_or(0),
+            end_bytes: bytes.last().copied().unwrap_or(0),
+            bytes,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (b.max_bytes, b.end_bytes)
+            .cmp(&(a.max_bytes, a.end_bytes))
+            .then(a.location.cmp(&b.location))
+    });
+    out.truncate(n);
     out
 }
 
