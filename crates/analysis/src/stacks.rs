@@ -118,6 +118,41 @@ impl Stacks {
             .collect()
     }
 
+    /// The hybrid stack of a native-mode record (spec §5.6), innermost first: native frames with
+    /// each interpreter eval-loop frame replaced by the Python frames it was evaluating.
+    ///
+    /// memreport does not read debug information itself, so the caller names native frames
+    /// (`symbol`); a frame it cannot name stays `image+offset`. When the eval-loop frames cannot
+    /// all be recognised (a stripped interpreter, or no symbols at all), the result is the
+    /// Python stack alone, untrimmed, as memray does.
+    pub fn hybrid_stack(
+        &self,
+        python_node: u32,
+        native_node: u64,
+        generation: u32,
+        tid: u64,
+        symbol: &dyn Fn(&NativeFrame) -> Option<String>,
+    ) -> Vec<HybridFrame<'_>> {
+        let native: Vec<(NativeFrame, Option<String>)> = self
+            .native_stack(native_node, generation)
+            .into_iter()
+            .map(|f| {
+                let name = symbol(&f);
+                (f, name)
+            })
+            .collect();
+        let mut python = Vec::new();
+        let mut node = python_node;
+        while let Some(n) = self.tables.node(node) {
+            if let Some(location) = self.frames.get(n.frame as usize) {
+                python.push((location, self.tables.is_entry_frame(n.frame)));
+            }
+            node = n.parent;
+        }
+        let to_skip = if self.main_tid == Some(tid) { self.skipped_on_main } else { 0 };
+        merge_hybrid(native, &python, to_skip)
+    }
+
     /// Thread names by thread id (the last name given wins).
     pub fn thread_names(&self) -> &BTreeMap<u64, String> {
         self.tables.thread_names()
@@ -137,6 +172,64 @@ impl Stacks {
     }
 }
 
+/// A frame of a hybrid stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HybridFrame<'a> {
+    /// A Python frame.
+    Python(&'a Location),
+    /// A native frame, with its symbol when the caller could name it.
+    Native(NativeFrame, Option<String>),
+}
+
+/// Whether a native symbol is an interpreter eval loop: `_PyEval_EvalFrameDefault`, or a function
+/// of the 3.14 tail-calling interpreter.
+fn is_eval_loop(symbol: &str) -> bool {
+    symbol.contains("_PyEval_EvalFrameDefault") || symbol.starts_with("_TAIL_CALL_")
+}
+
+/// Merges a native stack and a Python stack (both innermost first; Python frames with their
+/// entry flag) into a hybrid stack, innermost first (spec §5.6).
+///
+/// Pairing runs from the outermost frames in, because an eval loop may allocate before its
+/// Python frame is pushed (3.11): each eval-loop frame takes the next Python frame and every
+/// following frame that is not an entry frame (they share the caller's eval loop). On the main
+/// thread, the frames outside the first kept Python frame (memray's own) are dropped. Python
+/// frames left over mean the eval loops were not all recognised: the Python stack is returned
+/// alone, untrimmed [quirk].
+pub(crate) fn merge_hybrid<'a>(
+    native: Vec<(NativeFrame, Option<String>)>,
+    python: &[(&'a Location, bool)],
+    to_skip: usize,
+) -> Vec<HybridFrame<'a>> {
+    // `remaining` Python frames are still unpaired: python[..remaining], the outermost last.
+    let mut remaining = python.len();
+    let first_kept = python.len().checked_sub(1 + to_skip);
+    let mut out: Vec<HybridFrame<'a>> = Vec::new(); // outermost first
+    for (frame, symbol) in native.into_iter().rev() {
+        let boundary = symbol.as_deref().is_some_and(is_eval_loop);
+        if remaining > 0 && boundary {
+            loop {
+                let p = remaining - 1;
+                if to_skip != 0 && Some(p) == first_kept {
+                    out.clear();
+                }
+                out.push(HybridFrame::Python(python[p].0));
+                remaining -= 1;
+                if remaining == 0 || python[remaining - 1].1 {
+                    break;
+                }
+            }
+        } else {
+            out.push(HybridFrame::Native(frame, symbol));
+        }
+    }
+    if remaining > 0 {
+        return python.iter().map(|(l, _)| HybridFrame::Python(l)).collect();
+    }
+    out.reverse();
+    out
+}
+
 fn basename(path: &str) -> String {
     path.rsplit('/').next().unwrap_or(path).to_string()
 }
@@ -144,4 +237,81 @@ fn basename(path: &str) -> String {
 /// A frame spelled as `memray stats` does: `function:file:line`.
 pub fn spell(location: &Location) -> String {
     format!("{}:{}:{}", location.function, location.filename, location.lineno)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loc(name: &str) -> Location {
+        Location { function: name.to_string(), filename: "app.py".to_string(), lineno: 1 }
+    }
+
+    fn native(symbols: &[&str]) -> Vec<(NativeFrame, Option<String>)> {
+        symbols
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let frame = NativeFrame { ip: i as u64, image: None, offset: i as u64 };
+                (frame, (!s.is_empty()).then(|| s.to_string()))
+            })
+            .collect()
+    }
+
+    fn names(stack: &[HybridFrame<'_>]) -> Vec<String> {
+        stack
+            .iter()
+            .map(|f| match f {
+                HybridFrame::Python(l) => l.function.clone(),
+                HybridFrame::Native(_, s) => format!("[{}]", s.as_deref().unwrap_or("?")),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn eval_loops_take_an_entry_frame_and_the_frames_that_share_it() {
+        // Innermost first. Python: inner (not entry, shares outer's eval loop), outer (entry),
+        // main (entry). Native: malloc, eval (inner+outer), call, eval (main), start.
+        let (inner, outer, main) = (loc("inner"), loc("outer"), loc("main"));
+        let python = [(&inner, false), (&outer, true), (&main, true)];
+        let n = native(&[
+            "malloc",
+            "_PyEval_EvalFrameDefault",
+            "PyObject_Call",
+            "_PyEval_EvalFrameDefault",
+            "_start",
+        ]);
+        let got = merge_hybrid(n, &python, 0);
+        assert_eq!(
+            names(&got),
+            ["[malloc]", "inner", "outer", "[PyObject_Call]", "main", "[_start]"]
+        );
+    }
+
+    #[test]
+    fn main_thread_drops_everything_outside_the_first_kept_frame() {
+        let (user, runner, cli) = (loc("user"), loc("runner"), loc("cli"));
+        let python = [(&user, true), (&runner, true), (&cli, true)];
+        let n = native(&[
+            "malloc",
+            "_PyEval_EvalFrameDefault",
+            "_PyEval_EvalFrameDefault",
+            "_PyEval_EvalFrameDefault",
+            "main",
+        ]);
+        // Skip the outermost frame (memray's CLI): the eval loop of `runner` is the first kept.
+        let got = merge_hybrid(n, &python, 1);
+        assert_eq!(names(&got), ["[malloc]", "user", "runner"]);
+    }
+
+    #[test]
+    fn unrecognised_eval_loops_give_the_python_stack_alone() {
+        let (a, b) = (loc("a"), loc("b"));
+        let python = [(&a, true), (&b, true)];
+        let n = native(&["malloc", "", "_PyEval_EvalFrameDefault", "main"]);
+        assert_eq!(names(&merge_hybrid(n, &python, 1)), ["a", "b"]);
+        // A 3.14 tail-calling interpreter frame counts as an eval loop.
+        let n = native(&["malloc", "_TAIL_CALL_LOAD_ATTR.llvm.1", "_PyEval_EvalFrameDefault"]);
+        assert_eq!(names(&merge_hybrid(n, &python, 0)), ["[malloc]", "a", "b"]);
+    }
 }
