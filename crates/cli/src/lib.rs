@@ -123,7 +123,7 @@ enum Command {
         /// What was still live when the capture ended.
         #[arg(long)]
         leaks: bool,
-        /// Deepest level shown.
+        /// Deepest level shown (at most 256).
         #[arg(long, short, default_value_t = usize::MAX, hide_default_value = true)]
         depth: usize,
         /// Fold calls under this share of the total, in percent.

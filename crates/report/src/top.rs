@@ -155,6 +155,10 @@ pub fn write_text(
     Ok(())
 }
 
+/// The deepest level a tree prints, whatever `--depth` says: it bounds the indentation (which
+/// grows with depth) and the recursion of the printer on captures with pathological stacks.
+pub const MAX_TREE_DEPTH: usize = 256;
+
 /// Options of a tree view.
 #[derive(Debug, Clone, Copy)]
 pub struct TreeView {
@@ -182,6 +186,7 @@ pub fn write_tree(
     // Rows first, so sizes can be right-aligned to one width.
     let mut rows: Vec<(String, String, String, String)> = Vec::new();
     let whole = root.usage.bytes;
+    let view = TreeView { depth: view.depth.min(MAX_TREE_DEPTH), ..view };
     walk(tree, 0, "", 0, view, whole, &mut rows);
     let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     let w1 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);

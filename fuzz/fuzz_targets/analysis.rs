@@ -1,0 +1,35 @@
+//! Any bytes: the whole analysis (live heap, peak, temporary allocations, stats, grouping, the
+//! call tree and every renderer of `stats`, `top` and `tree`) ends in a result or a typed error,
+//! never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use memreport_analysis::group::{group, series, By, CallTree};
+use memreport_analysis::stats::Stats;
+use memreport_analysis::{Analyzer, Mode, Threads};
+use memreport_format::Capture;
+use memreport_report::text::Style;
+use memreport_report::top::{TopView, TreeView};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(capture) = Capture::from_bytes(data.to_vec()) else { return };
+    let Ok(analysis) = Analyzer::new().temporary([0, 3]).run(capture) else { return };
+    let mut sink = Vec::new();
+    if let Some(stats) = Stats::compute(&analysis, 5) {
+        memreport_report::stats::write_json(&mut sink, &analysis, &stats).unwrap();
+        memreport_report::stats::write_text(&mut sink, &analysis, &stats, Style::default()).unwrap();
+    }
+    for mode in [Mode::Peak, Mode::Leaks, Mode::Temporary(3)] {
+        for threads in [Threads::Merged, Threads::Split] {
+            let Some(rows) = analysis.entries(mode, threads) else { continue };
+            let groups = group(&analysis, &rows, By::Module);
+            let view = TopView { mode, groups: &groups, limit: 10, with_stack: false };
+            memreport_report::top::write_json(&mut sink, &analysis, view).unwrap();
+            let tree = CallTree::build(&analysis, &rows);
+            let view = TreeView { mode, depth: usize::MAX, min_share: 0.0 };
+            memreport_report::top::write_tree(&mut sink, &analysis, &tree, view, Style::default())
+                .unwrap();
+        }
+    }
+    let _ = series(&analysis, By::Line, 5);
+});
