@@ -272,8 +272,10 @@ impl<'h> ModuleResolver<'h> {
             return ("unknown".to_string(), ModuleKind::Unknown);
         }
         if let Some(rest) = filename.strip_prefix("<frozen ") {
-            let name = rest.strip_suffix('>').unwrap_or(&rest[..rest.len().saturating_sub(1)]);
-            return (name.to_string(), ModuleKind::Stdlib);
+            // memray drops the last character, whatever it is (`filename[8:-1]`).
+            let mut name = rest.chars();
+            name.next_back();
+            return (name.as_str().to_string(), ModuleKind::Stdlib);
         }
         let path = Path::new(filename);
         for base in &self.site_packages {
@@ -371,5 +373,8 @@ mod tests {
         assert_eq!(r.classify("/srv/app/svc/db.py"), ("svc.db".into(), ModuleKind::Project));
         assert_eq!(r.classify("basic.py"), ("basic".into(), ModuleKind::Unknown));
         assert_eq!(r.classify(""), ("unknown".into(), ModuleKind::Unknown));
+        // Found by the analysis fuzz target: a multi-byte last character after "<frozen ".
+        assert_eq!(r.classify("<frozen runpy>*\u{fffd}"), ("runpy>*".into(), ModuleKind::Stdlib));
+        assert_eq!(r.classify("<frozen "), ("".into(), ModuleKind::Stdlib));
     }
 }
