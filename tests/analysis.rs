@@ -322,3 +322,25 @@ fn site_series_add_up_to_the_heap_at_every_sample() {
     }
     assert!(checked >= 200, "only {checked} samples checked");
 }
+
+/// On captures of memray 1.20 (whose times print in UTC on this machine, like ours), `stats
+/// --json` is memray's file byte for byte, plus the final newline a terminal wants. The synthetic
+/// capture is left out: its allocators tie on counts, which memray orders by hash.
+#[test]
+fn stats_json_is_memrays_file_byte_for_byte() {
+    let mut compared = 0;
+    for dir in fixtures() {
+        let n = name(&dir);
+        if !n.starts_with("v13-") || n.contains("synthetic") {
+            continue;
+        }
+        let Ok(want) = std::fs::read(dir.join("stats.json")) else { continue };
+        let run = memreport(&["stats", "--json", dir.join("capture.bin").to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{n}: {}", run.stderr);
+        let mut want = want;
+        want.push(b'\n');
+        assert!(run.stdout == want, "{n}: stats --json differs from memray's stats.json");
+        compared += 1;
+    }
+    assert!(compared >= 7, "only {compared} compared");
+}
