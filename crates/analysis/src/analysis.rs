@@ -76,7 +76,8 @@ pub struct Site {
     pub peak: Usage,
     /// Live here at the end.
     pub leaked: Usage,
-    /// Live totals over time, one point per tick in which they changed.
+    /// Live totals over time, one point per tick in which they changed (empty when the
+    /// analyzer ran with `series(false)`).
     pub series: Vec<SeriesPoint>,
 }
 
@@ -91,8 +92,9 @@ pub struct Entry {
     pub tid: Option<u64>,
     /// The total.
     pub usage: Usage,
-    /// memray's order key: the smallest event index contributing (file position for
-    /// aggregated captures).
+    /// memray's order key: the index of the first contributing event still live (leaks) or
+    /// recorded (temporary); for the peak, which one pass cannot know, the index of the site's
+    /// first allocation; the file position for aggregated captures.
     pub order: u64,
     /// Thread of the contributing event with the smallest order (decides main-thread trimming).
     pub representative_tid: u64,
@@ -231,14 +233,14 @@ impl Analysis {
         counts: memreport_format::events::Counts,
         stream_bytes: u64,
         stacks: Stacks,
-        replay: Replay,
+        mut replay: Replay,
         aggregated: Vec<AggregatedAllocation>,
     ) -> Analysis {
         let leak_order = replay.live_first_index();
         let sites = replay
-            .sites
-            .iter()
-            .map(|s| Site {
+            .take_sites()
+            .into_iter()
+            .map(|(s, at_peak)| Site {
                 python_node: s.key.python_node,
                 native_node: s.key.native_node,
                 tid: s.key.tid,
@@ -246,9 +248,9 @@ impl Analysis {
                 generation: s.generation,
                 first_index: s.first_index,
                 allocated: s.allocated,
-                peak: replay.peak_usage(s),
+                peak: at_peak,
                 leaked: s.live,
-                series: s.series.clone(),
+                series: s.series,
             })
             .collect();
         let peak_memory = if header.is_streaming() {
@@ -277,7 +279,7 @@ impl Analysis {
             sites,
             peak_memory,
             peak_index: replay.peak_index,
-            timeline: replay.timeline.clone(),
+            timeline: std::mem::take(&mut replay.timeline),
             ticks: replay.ticks,
             temporary,
             leak_order,

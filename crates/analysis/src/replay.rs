@@ -260,13 +260,18 @@ impl Replay {
         }
     }
 
-    /// The totals of each site at the last peak.
-    pub(crate) fn peak_usage(&self, site: &SiteState) -> Usage {
-        if site.peak_epoch == self.epoch {
-            site.peak
-        } else {
-            site.live
-        }
+    /// Takes the sites out of the replay, each with its totals at the last peak.
+    pub(crate) fn take_sites(&mut self) -> Vec<(SiteState, Usage)> {
+        let epoch = self.epoch;
+        std::mem::take(&mut self.sites)
+            .into_iter()
+            .map(|s| {
+                // A site changed since the last peak saved its totals then; any other site has
+                // not changed since, so its live totals are its totals at the peak.
+                let at_peak = if s.peak_epoch == epoch { s.peak } else { s.live };
+                (s, at_peak)
+            })
+            .collect()
     }
 
     /// The first index of the blocks still live, per site (memray orders leak records by it).
