@@ -5,7 +5,7 @@ use std::path::Path;
 
 use memreport_format::events::{Event, Events};
 use memreport_format::{
-    AggregatedAllocation, Allocator, Capture, Header, Result, Storage, StreamEnd, Truncation,
+    AggregatedAllocation, Allocator, Capture, Header, Result, Storage, StreamEnd,
 };
 
 use crate::replay::{Replay, SiteKey};
@@ -19,6 +19,23 @@ pub struct Usage {
     pub bytes: u64,
     /// Blocks (allocations, or mapping pieces).
     pub count: u64,
+}
+
+impl Usage {
+    /// Adds `other`, wrapping at 2^64 as memray's counters do.
+    pub fn add(&mut self, other: Usage) {
+        self.bytes = self.bytes.wrapping_add(other.bytes);
+        self.count = self.count.wrapping_add(other.count);
+    }
+
+    /// The sum of several totals.
+    pub fn sum(items: impl IntoIterator<Item = Usage>) -> Usage {
+        let mut total = Usage::default();
+        for u in items {
+            total.add(u);
+        }
+        total
+    }
 }
 
 /// Whether results keep threads apart (`--split-threads`) or merge them (memray's default).
@@ -183,12 +200,7 @@ impl<'a> Analyzer<'a> {
             }
         }
         replay.timeline.finish();
-        let end = events.end().unwrap_or(StreamEnd::Truncated(Truncation {
-            offset: events.offset(),
-            records_read: events.counts().records,
-            partial_record_type: None,
-            lz4_cut: false,
-        }));
+        let end = events.end_or_here();
         let counts = events.counts();
         let stream_bytes = events.offset();
         let stacks = Stacks::new(events.into_tables(), &header);
@@ -463,10 +475,7 @@ impl Analysis {
     /// Total of a result.
     pub fn total(&self, mode: Mode) -> Option<Usage> {
         let entries = self.entries(mode, Threads::Split)?;
-        Some(entries.iter().fold(Usage::default(), |t, e| Usage {
-            bytes: t.bytes.wrapping_add(e.usage.bytes),
-            count: t.count.wrapping_add(e.usage.count),
-        }))
+        Some(Usage::sum(entries.iter().map(|e| e.usage)))
     }
 }
 
@@ -497,9 +506,8 @@ fn merge(items: impl Iterator<Item = Item>, threads: Threads, count_quirk: bool)
         match index.get(&key) {
             Some(&i) => {
                 let e = &mut out[i];
-                e.usage.bytes = e.usage.bytes.wrapping_add(item.usage.bytes);
-                e.usage.count =
-                    e.usage.count.wrapping_add(if count_quirk { 1 } else { item.usage.count });
+                let count = if count_quirk { 1 } else { item.usage.count };
+                e.usage.add(Usage { bytes: item.usage.bytes, count });
             }
             None => {
                 index.insert(key, out.len());

@@ -71,8 +71,7 @@ pub fn group(analysis: &Analysis, entries: &[Entry], by: By) -> Vec<Group> {
             };
             (group, 0)
         });
-        g.usage.bytes = g.usage.bytes.wrapping_add(e.usage.bytes);
-        g.usage.count = g.usage.count.wrapping_add(e.usage.count);
+        g.usage.add(e.usage);
         g.n_stacks += 1;
         if g.stack.is_empty() || e.usage.bytes > *best {
             *best = e.usage.bytes;
@@ -168,7 +167,7 @@ impl CallTree {
         for e in entries {
             let stack = stacks.python_stack(e.python_node, e.representative_tid);
             let mut at = 0u32;
-            add(&mut nodes[0].usage, e.usage);
+            nodes[0].usage.add(e.usage);
             let frames: Vec<String> = if stack.is_empty() {
                 vec![NO_STACK.to_string()]
             } else {
@@ -181,7 +180,7 @@ impl CallTree {
                     nodes[at as usize].children.push(id);
                     id
                 });
-                add(&mut nodes[next as usize].usage, e.usage);
+                nodes[next as usize].usage.add(e.usage);
                 at = next;
             }
         }
@@ -195,9 +194,4 @@ impl CallTree {
         }
         CallTree { nodes }
     }
-}
-
-fn add(total: &mut Usage, u: Usage) {
-    total.bytes = total.bytes.wrapping_add(u.bytes);
-    total.count = total.count.wrapping_add(u.count);
 }

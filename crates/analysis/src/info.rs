@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use memreport_format::events::{Event, Events};
-use memreport_format::{Capture, Header, Result, Storage, StreamEnd, Truncation};
+use memreport_format::{Capture, Header, Result, Storage, StreamEnd};
 
 /// A thread seen in the capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,12 +77,7 @@ impl CaptureInfo {
                 });
             }
         }
-        let end = events.end().unwrap_or(StreamEnd::Truncated(Truncation {
-            offset: events.offset(),
-            records_read: events.counts().records,
-            partial_record_type: None,
-            lz4_cut: false,
-        }));
+        let end = events.end_or_here();
         let counts = events.counts();
         let tables = events.tables();
         let names = tables.thread_names();

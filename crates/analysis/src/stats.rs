@@ -108,8 +108,7 @@ fn per_node_totals(analysis: &Analysis) -> BTreeMap<u32, (Usage, u64)> {
             continue;
         }
         let e = out.entry(site.python_node).or_insert((Usage::default(), u64::MAX));
-        e.0.count += site.allocated.count;
-        e.0.bytes = e.0.bytes.wrapping_add(site.allocated.bytes);
+        e.0.add(site.allocated);
         e.1 = e.1.min(site.first_index);
     }
     out
@@ -126,8 +125,7 @@ fn top_locations(
     let mut by_location: BTreeMap<Option<&Location>, (Usage, u64)> = BTreeMap::new();
     for (&node, &(usage, first)) in per_node {
         let e = by_location.entry(stacks.innermost(node)).or_insert((Usage::default(), u64::MAX));
-        e.0.count += usage.count;
-        e.0.bytes = e.0.bytes.wrapping_add(usage.bytes);
+        e.0.add(usage);
         e.1 = e.1.min(first);
     }
     // The id rank: "none" sorts below everything, locations by first occurrence.
@@ -225,9 +223,7 @@ fn module_totals(
             .map(|(name, _)| name.split('.').next().unwrap_or("").to_string())
             .filter(|top| top != "memray")
             .unwrap_or_else(|| "<root>".to_string());
-        let t = totals.entry(module).or_default();
-        t.count += usage.count;
-        t.bytes = t.bytes.wrapping_add(usage.bytes);
+        totals.entry(module).or_default().add(usage);
     }
     totals
         .into_iter()

@@ -114,16 +114,18 @@ pub struct Ticks {
     pub samples_per_tick: u64,
     /// Memory samples seen so far.
     pub samples: u64,
+    /// `samples / samples_per_tick`, kept so the per-event path does not divide.
+    tick: u32,
 }
 
 impl Ticks {
     pub(crate) fn new() -> Ticks {
-        Ticks { samples_per_tick: 1, samples: 0 }
+        Ticks { samples_per_tick: 1, samples: 0, tick: 0 }
     }
 
     /// The tick the stream is in now.
     pub fn current(&self) -> u32 {
-        (self.samples / self.samples_per_tick) as u32
+        self.tick
     }
 
     /// Number of ticks the run spans (the last one possibly partial).
@@ -134,11 +136,12 @@ impl Ticks {
     /// Counts one memory sample; returns true when ticks just doubled (series must fold).
     pub(crate) fn sample(&mut self) -> bool {
         self.samples += 1;
-        if self.samples / self.samples_per_tick >= 2 * MAX_TICKS {
+        let doubled = self.samples / self.samples_per_tick >= 2 * MAX_TICKS;
+        if doubled {
             self.samples_per_tick *= 2;
-            return true;
         }
-        false
+        self.tick = (self.samples / self.samples_per_tick) as u32;
+        doubled
     }
 
     /// The range of memory-sample indices a tick covers.

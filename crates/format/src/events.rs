@@ -437,6 +437,17 @@ impl Events {
         self.records.end()
     }
 
+    /// How the body ended, or — when iteration has not reached the end — a truncation at the
+    /// current offset, with what was read so far.
+    pub fn end_or_here(&self) -> StreamEnd {
+        self.end().unwrap_or(StreamEnd::Truncated(crate::records::Truncation {
+            offset: self.offset(),
+            records_read: self.counts.records,
+            partial_record_type: None,
+            lz4_cut: false,
+        }))
+    }
+
     /// Current stream offset.
     pub fn offset(&self) -> u64 {
         self.records.offset()

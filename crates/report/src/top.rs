@@ -47,10 +47,7 @@ pub struct TopView<'a> {
 }
 
 fn totals(groups: &[Group]) -> Usage {
-    groups.iter().fold(Usage::default(), |t, g| Usage {
-        bytes: t.bytes.wrapping_add(g.usage.bytes),
-        count: t.count.wrapping_add(g.usage.count),
-    })
+    Usage::sum(groups.iter().map(|g| g.usage))
 }
 
 /// Writes `memreport top --json`.
@@ -233,10 +230,7 @@ fn walk(
         walk(tree, c, &deeper, depth + 1, view, whole, rows);
     }
     if !folded.is_empty() {
-        let usage = folded.iter().fold(Usage::default(), |t, &c| {
-            let u = tree.nodes[c as usize].usage;
-            Usage { bytes: t.bytes.wrapping_add(u.bytes), count: t.count.wrapping_add(u.count) }
-        });
+        let usage = Usage::sum(folded.iter().map(|&c| tree.nodes[c as usize].usage));
         rows.push((
             human_size(usage.bytes),
             percent(usage.bytes, whole),
