@@ -204,50 +204,6 @@ impl<'a> Analyzer<'a> {
         let counts = events.counts();
         let stream_bytes = events.offset();
         let stacks = Stacks::new(events.into_tables(), &header);
-        Ok(Analysis::finish(header, storage, end, counts, stream_bytes, stacks, replay, aggregated))
-    }
-}
-
-/// The results of one pass over a capture.
-#[derive(Debug)]
-pub struct Analysis {
-    header: Header,
-    storage: Storage,
-    end: StreamEnd,
-    counts: memreport_format::events::Counts,
-    stream_bytes: u64,
-    stacks: Stacks,
-    sites: Vec<Site>,
-    peak_memory: u64,
-    peak_index: Option<u64>,
-    timeline: Timeline,
-    ticks: Ticks,
-    temporary: Vec<(u64, crate::replay::TemporaryTable)>,
-    leak_order: Vec<u64>,
-    aggregated: Vec<AggregatedAllocation>,
-    pub(crate) sizes: Vec<(u64, u64)>,
-    pub(crate) allocator_counts: Vec<(Allocator, u64)>,
-    pub(crate) total: Usage,
-    live_items: usize,
-}
-
-impl Analysis {
-    /// Analyses a capture file with the default options (no temporary allocations).
-    pub fn open(path: impl AsRef<Path>) -> Result<Analysis> {
-        Analyzer::new().run_path(path)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn finish(
-        header: Header,
-        storage: Storage,
-        end: StreamEnd,
-        counts: memreport_format::events::Counts,
-        stream_bytes: u64,
-        stacks: Stacks,
-        mut replay: Replay,
-        aggregated: Vec<AggregatedAllocation>,
-    ) -> Analysis {
         let leak_order = replay.live_first_index();
         let sites = replay
             .take_sites()
@@ -280,8 +236,8 @@ impl Analysis {
             .collect();
         allocator_counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.id().cmp(&b.0.id())));
         let temporary =
-            replay.thresholds.iter().copied().zip(replay.temporary.iter().cloned()).collect();
-        Analysis {
+            replay.thresholds.iter().copied().zip(std::mem::take(&mut replay.temporary)).collect();
+        Ok(Analysis {
             header,
             storage,
             end,
@@ -300,7 +256,37 @@ impl Analysis {
             allocator_counts,
             total: replay.total,
             live_items: replay.live_items(),
-        }
+        })
+    }
+}
+
+/// The results of one pass over a capture.
+#[derive(Debug)]
+pub struct Analysis {
+    header: Header,
+    storage: Storage,
+    end: StreamEnd,
+    counts: memreport_format::events::Counts,
+    stream_bytes: u64,
+    stacks: Stacks,
+    sites: Vec<Site>,
+    peak_memory: u64,
+    peak_index: Option<u64>,
+    timeline: Timeline,
+    ticks: Ticks,
+    temporary: Vec<(u64, crate::replay::TemporaryTable)>,
+    leak_order: Vec<u64>,
+    aggregated: Vec<AggregatedAllocation>,
+    pub(crate) sizes: Vec<(u64, u64)>,
+    pub(crate) allocator_counts: Vec<(Allocator, u64)>,
+    pub(crate) total: Usage,
+    live_items: usize,
+}
+
+impl Analysis {
+    /// Analyses a capture file with the default options (no temporary allocations).
+    pub fn open(path: impl AsRef<Path>) -> Result<Analysis> {
+        Analyzer::new().run_path(path)
     }
 
     /// The capture header.

@@ -69,11 +69,16 @@ impl Stacks {
 
     /// The frames of a Python stack, innermost first, untrimmed.
     pub fn python_frames(&self, node: u32) -> impl Iterator<Item = &Location> + '_ {
+        self.frame_ids(node).filter_map(|f| self.frames.get(f as usize))
+    }
+
+    /// The frame ids of a Python stack, innermost first.
+    fn frame_ids(&self, node: u32) -> impl Iterator<Item = u32> + '_ {
         let mut node = node;
         std::iter::from_fn(move || {
             let n = self.tables.node(node)?;
             node = n.parent;
-            self.frames.get(n.frame as usize)
+            Some(n.frame)
         })
     }
 
@@ -141,14 +146,10 @@ impl Stacks {
                 (f, name)
             })
             .collect();
-        let mut python = Vec::new();
-        let mut node = python_node;
-        while let Some(n) = self.tables.node(node) {
-            if let Some(location) = self.frames.get(n.frame as usize) {
-                python.push((location, self.tables.is_entry_frame(n.frame)));
-            }
-            node = n.parent;
-        }
+        let python: Vec<(&Location, bool)> = self
+            .frame_ids(python_node)
+            .filter_map(|f| Some((self.frames.get(f as usize)?, self.tables.is_entry_frame(f))))
+            .collect();
         let to_skip = if self.main_tid == Some(tid) { self.skipped_on_main } else { 0 };
         merge_hybrid(native, &python, to_skip)
     }
