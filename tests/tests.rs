@@ -22,3 +22,5 @@ mod synthetic;
 mod analysis;
 // Terminal and JSON outputs of stats, top and tree: golden files, and top --json against memray.
 mod golden;
+// The HTML pages in headless Chromium: no console error, no request, flame graphs that zoom.
+mod browser;

@@ -8,6 +8,7 @@ use memreport_format::{
     AggregatedAllocation, Allocator, Capture, Header, Result, Storage, StreamEnd,
 };
 
+use crate::info::{CaptureInfo, SampleSpan};
 use crate::replay::{Replay, SiteKey};
 use crate::stacks::Stacks;
 use crate::timeline::{SeriesPoint, Ticks, Timeline};
@@ -179,7 +180,9 @@ impl<'a> Analyzer<'a> {
     /// Analyses an opened capture in one pass.
     pub fn run(mut self, capture: Capture) -> Result<Analysis> {
         let storage = capture.storage();
+        let body_offset = capture.body_offset();
         let (header, records) = capture.into_parts();
+        let mut span = SampleSpan::default();
         let mut replay = Replay::new(&self.thresholds, self.series && header.is_streaming());
         let mut aggregated = Vec::new();
         let mut events = Events::new(header.clone(), records);
@@ -187,7 +190,10 @@ impl<'a> Analyzer<'a> {
         while let Some(event) = events.next() {
             match event? {
                 Event::Allocation(a) => replay.allocation(&a),
-                Event::Memory(m) => replay.memory(m.ms_since_epoch, m.rss, m.heap),
+                Event::Memory(m) => {
+                    span.add(m.ms_since_epoch);
+                    replay.memory(m.ms_since_epoch, m.rss, m.heap);
+                }
                 Event::Aggregated(a) => aggregated.push(a),
                 _ => {}
             }
@@ -200,9 +206,8 @@ impl<'a> Analyzer<'a> {
             }
         }
         replay.timeline.finish();
-        let end = events.end_or_here();
+        let info = CaptureInfo::after_pass(&events, storage, body_offset, span);
         let counts = events.counts();
-        let stream_bytes = events.offset();
         let stacks = Stacks::new(events.into_tables(), &header);
         let leak_order = replay.live_first_index();
         let sites = replay
@@ -238,15 +243,13 @@ impl<'a> Analyzer<'a> {
         let temporary =
             replay.thresholds.iter().copied().zip(std::mem::take(&mut replay.temporary)).collect();
         Ok(Analysis {
-            header,
-            storage,
-            end,
+            info,
             counts,
-            stream_bytes,
             stacks,
             sites,
             peak_memory,
             peak_index: replay.peak_index,
+            peak_samples: replay.peak_samples,
             timeline: std::mem::take(&mut replay.timeline),
             ticks: replay.ticks,
             temporary,
@@ -263,15 +266,13 @@ impl<'a> Analyzer<'a> {
 /// The results of one pass over a capture.
 #[derive(Debug)]
 pub struct Analysis {
-    header: Header,
-    storage: Storage,
-    end: StreamEnd,
+    info: CaptureInfo,
     counts: memreport_format::events::Counts,
-    stream_bytes: u64,
     stacks: Stacks,
     sites: Vec<Site>,
     peak_memory: u64,
     peak_index: Option<u64>,
+    peak_samples: u64,
     timeline: Timeline,
     ticks: Ticks,
     temporary: Vec<(u64, crate::replay::TemporaryTable)>,
@@ -291,27 +292,32 @@ impl Analysis {
 
     /// The capture header.
     pub fn header(&self) -> &Header {
-        &self.header
+        &self.info.header
+    }
+
+    /// The capture's facts, as `memreport info` reports them.
+    pub fn info(&self) -> &CaptureInfo {
+        &self.info
     }
 
     /// LZ4 or raw.
     pub fn storage(&self) -> Storage {
-        self.storage
+        self.info.storage
     }
 
     /// How the body ended.
     pub fn end(&self) -> StreamEnd {
-        self.end
+        self.info.end
     }
 
     /// Whether the capture ended without a trailer.
     pub fn truncated(&self) -> bool {
-        matches!(self.end, StreamEnd::Truncated(_))
+        self.info.truncated()
     }
 
     /// Whether this is an aggregated capture (`memray run --aggregate`).
     pub fn is_aggregated(&self) -> bool {
-        !self.header.is_streaming()
+        !self.info.header.is_streaming()
     }
 
     /// Counts of what was read.
@@ -331,7 +337,7 @@ impl Analysis {
 
     /// Bytes of the decompressed stream read.
     pub fn stream_bytes(&self) -> u64 {
-        self.stream_bytes
+        self.info.stream_bytes
     }
 
     /// Stacks and frames.
@@ -367,6 +373,20 @@ impl Analysis {
     /// Memory samples with the live heap at each.
     pub fn timeline(&self) -> &Timeline {
         &self.timeline
+    }
+
+    /// When the heap reached its peak, as well as the memory samples tell: the time of the first
+    /// sample taken after it (the peak lies between that sample and the one before), or of the
+    /// last sample when none followed. An aggregated capture keeps no peak event, so there it is
+    /// the time of the sample with the most heap (the first of equals). `None` without samples.
+    pub fn peak_time_ms(&self) -> Option<u64> {
+        let points = self.timeline.points();
+        if self.is_aggregated() {
+            let max = points.iter().map(|p| p.heap).max()?;
+            return points.iter().find(|p| p.heap == max).map(|p| p.ms_since_epoch);
+        }
+        let point = usize::try_from(self.peak_samples / self.timeline.samples_per_point()).ok()?;
+        points.get(point).or(points.last()).map(|p| p.ms_since_epoch)
     }
 
     /// The clock of [`Site::series`].
@@ -456,6 +476,12 @@ impl Analysis {
             })
         });
         merge(items, threads, true)
+    }
+
+    /// Every allocation of the run, frees excluded (memray's `total_num_allocations` and
+    /// `total_bytes_allocated`). `None` for aggregated captures, which do not keep them.
+    pub fn allocated(&self) -> Option<Usage> {
+        (!self.is_aggregated()).then_some(self.total)
     }
 
     /// Total of a result.

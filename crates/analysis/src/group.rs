@@ -139,47 +139,100 @@ pub fn series(analysis: &Analysis, by: By, n: usize) -> Vec<LocationSeries> {
     out
 }
 
-/// A call tree: node 0 is the root (all rows); children are callees.
+/// A call tree: node 0 is the root (all rows); children are callees (callers when inverted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallTree {
     /// Nodes; `nodes[0]` is the root.
     pub nodes: Vec<TreeNode>,
 }
 
+/// What a [`TreeNode`] stands for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NodeKind {
+    /// The root: every row.
+    Root,
+    /// A thread, first level of a tree whose rows are split by thread.
+    Thread(u64),
+    /// A Python frame.
+    Frame(Location),
+    /// A row with no Python frame ([`NO_STACK`]).
+    NoStack,
+}
+
 /// A node of a [`CallTree`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeNode {
-    /// The frame, `function:file:line` (empty for the root).
+    /// The frame, `function:file:line`; the thread label for threads; empty for the root.
     pub frame: String,
+    /// What the node stands for.
+    pub kind: NodeKind,
     /// Total of every row whose stack passes through here.
     pub usage: Usage,
-    /// Children, largest first.
+    /// Children, largest first (ties: more blocks, then frame).
     pub children: Vec<u32>,
 }
 
+/// How a [`CallTree`] is laid out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// Innermost frame first, callers below it: where memory was allocated, whoever called
+    /// (memray's `--inverted`).
+    pub inverted: bool,
+}
+
 impl CallTree {
-    /// Builds the tree of a result's rows from the outermost frame in (threads merged).
+    /// Builds the tree of a result's rows from the outermost frame in. Rows split by thread
+    /// (see [`crate::Threads::Split`]) hang under one node per thread.
     pub fn build(analysis: &Analysis, entries: &[Entry]) -> CallTree {
+        CallTree::build_with(analysis, entries, Shape::default())
+    }
+
+    /// Builds the tree of a result's rows in a given shape.
+    pub fn build_with(analysis: &Analysis, entries: &[Entry], shape: Shape) -> CallTree {
         let stacks = analysis.stacks();
-        let root = TreeNode { frame: String::new(), usage: Usage::default(), children: Vec::new() };
+        let root = TreeNode {
+            frame: String::new(),
+            kind: NodeKind::Root,
+            usage: Usage::default(),
+            children: Vec::new(),
+        };
         let mut nodes = vec![root];
-        let mut index: BTreeMap<(u32, String), u32> = BTreeMap::new();
+        let mut index: BTreeMap<(u32, NodeKind), u32> = BTreeMap::new();
         for e in entries {
             let stack = stacks.python_stack(e.python_node, e.representative_tid);
-            let mut at = 0u32;
             nodes[0].usage.add(e.usage);
-            let frames: Vec<String> = if stack.is_empty() {
-                vec![NO_STACK.to_string()]
+            let mut path: Vec<NodeKind> = Vec::with_capacity(stack.len() + 1);
+            path.extend(e.tid.map(NodeKind::Thread));
+            if stack.is_empty() {
+                path.push(NodeKind::NoStack);
+            } else if shape.inverted {
+                path.extend(stack.iter().map(|&l| NodeKind::Frame(l.clone())));
             } else {
-                stack.iter().rev().map(|l| spell(l)).collect()
-            };
-            for frame in frames {
-                let next = *index.entry((at, frame.clone())).or_insert_with(|| {
-                    let id = nodes.len() as u32;
-                    nodes.push(TreeNode { frame, usage: Usage::default(), children: Vec::new() });
-                    nodes[at as usize].children.push(id);
-                    id
-                });
+                path.extend(stack.iter().rev().map(|&l| NodeKind::Frame(l.clone())));
+            }
+            let mut at = 0u32;
+            for kind in path {
+                let next = match index.get(&(at, kind.clone())) {
+                    Some(&id) => id,
+                    None => {
+                        let id = nodes.len() as u32;
+                        let frame = match &kind {
+                            NodeKind::Root => String::new(),
+                            NodeKind::Thread(tid) => stacks.thread_label(*tid),
+                            NodeKind::Frame(l) => spell(l),
+                            NodeKind::NoStack => NO_STACK.to_string(),
+                        };
+                        index.insert((at, kind.clone()), id);
+                        nodes.push(TreeNode {
+                            frame,
+                            kind,
+                            usage: Usage::default(),
+                            children: Vec::new(),
+                        });
+                        nodes[at as usize].children.push(id);
+                        id
+                    }
+                };
                 nodes[next as usize].usage.add(e.usage);
                 at = next;
             }

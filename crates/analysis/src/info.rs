@@ -17,6 +17,19 @@ pub struct ThreadInfo {
     pub name: Option<String>,
 }
 
+/// First and last memory-sample timestamps seen so far.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SampleSpan(Option<(u64, u64)>);
+
+impl SampleSpan {
+    pub(crate) fn add(&mut self, ms: u64) {
+        self.0 = Some(match self.0 {
+            None => (ms, ms),
+            Some((first, _)) => (first, ms),
+        });
+    }
+}
+
 /// Everything `memreport info` reports.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -66,17 +79,24 @@ impl CaptureInfo {
         let storage = capture.storage();
         let body_offset = capture.body_offset();
         let (header, records) = capture.into_parts();
-        let mut events = Events::new(header.clone(), records);
-        let mut span: Option<(u64, u64)> = None;
+        let mut events = Events::new(header, records);
+        let mut span = SampleSpan::default();
         for event in &mut events {
             if let Event::Memory(sample) = event? {
-                let t = sample.ms_since_epoch;
-                span = Some(match span {
-                    None => (t, t),
-                    Some((first, _)) => (first, t),
-                });
+                span.add(sample.ms_since_epoch);
             }
         }
+        Ok(CaptureInfo::after_pass(&events, storage, body_offset, span))
+    }
+
+    /// The facts of a capture whose events have all been read (by this module or by the
+    /// analysis pass, which gathers them on the way).
+    pub(crate) fn after_pass(
+        events: &Events,
+        storage: Storage,
+        body_offset: u64,
+        span: SampleSpan,
+    ) -> CaptureInfo {
         let end = events.end_or_here();
         let counts = events.counts();
         let tables = events.tables();
@@ -93,7 +113,7 @@ impl CaptureInfo {
             .into_iter()
             .map(|tid| ThreadInfo { tid, name: names.get(&tid).cloned() })
             .collect();
-        Ok(CaptureInfo {
+        CaptureInfo {
             storage,
             body_offset,
             end,
@@ -107,10 +127,10 @@ impl CaptureInfo {
             n_native_nodes: tables.n_native_nodes() as u64 - 1,
             n_memory_maps: u64::from(tables.n_generations()),
             threads,
-            sample_span_ms: span,
+            sample_span_ms: span.0,
             stream_bytes: events.offset(),
             header: events.header().clone(),
-        })
+        }
     }
 
     /// Whether the capture ended without a trailer.

@@ -59,6 +59,9 @@ pub(crate) struct Replay {
     pub(crate) current: u64,
     pub(crate) peak: u64,
     pub(crate) peak_index: Option<u64>,
+    /// Memory samples read when the peak was last reached: the peak lies between that many
+    /// samples and the next one.
+    pub(crate) peak_samples: u64,
     epoch: u64,
     changes: Vec<Change>,
     // Temporary allocations (§5.4): thresholds sorted ascending, one table per threshold.
@@ -88,6 +91,7 @@ impl Replay {
             current: 0,
             peak: 0,
             peak_index: None,
+            peak_samples: 0,
             epoch: 0,
             changes: Vec::new(),
             temporary: vec![Vec::new(); thresholds.len()],
@@ -194,6 +198,7 @@ impl Replay {
         if self.current >= self.peak || self.peak_index.is_none() {
             self.peak = self.current;
             self.peak_index = Some(e.index);
+            self.peak_samples = self.ticks.samples;
             self.epoch += 1;
         }
     }

@@ -18,6 +18,7 @@ use memreport_analysis::info::CaptureInfo;
 use memreport_analysis::stats::Stats;
 use memreport_analysis::{Analysis, Analyzer, Mode, Progress, Threads};
 use memreport_format::{dump, Capture, StreamEnd};
+use memreport_report::html::{self, FlamegraphView};
 use memreport_report::text::{human_size, Style};
 
 /// Exit status of a successful run.
@@ -130,6 +131,38 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         min_share: f64,
     },
+    /// A self-contained HTML flame graph of what was live at the peak (default), still live at
+    /// the end (--leaks), or allocated and freed almost at once (--temporary).
+    Flamegraph {
+        /// The capture file (.bin).
+        capture: PathBuf,
+        /// Where to write the page; `-` for stdout. Default: memreport-flamegraph-NAME.html
+        /// next to the capture.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// What was still live when the capture ended.
+        #[arg(long, conflicts_with = "temporary")]
+        leaks: bool,
+        /// Allocations freed after at most N other allocations on the same thread (default 1).
+        #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "1")]
+        temporary: Option<u64>,
+        /// Put the frames that allocated at the root, their callers below.
+        #[arg(long)]
+        inverted: bool,
+        /// One subtree per thread.
+        #[arg(long)]
+        split_threads: bool,
+    },
+    /// The incident report: one self-contained HTML file with the capture's facts, memory over
+    /// time, flame graphs of the peak and of leaks, and the top locations.
+    Report {
+        /// The capture file (.bin).
+        capture: PathBuf,
+        /// Where to write the report; `-` for stdout. Default: memreport-report-NAME.html next
+        /// to the capture.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 /// What the terminal can show.
@@ -230,6 +263,17 @@ pub fn run_on(
             let mode = if leaks { Mode::Leaks } else { Mode::Peak };
             tree(&cx, &capture, mode, depth, min_share, &mut out, stderr)
         }
+        Command::Flamegraph { capture, output, leaks, temporary, inverted, split_threads } => {
+            let mode = match (leaks, temporary) {
+                (true, _) => Mode::Leaks,
+                (false, Some(n)) => Mode::Temporary(n),
+                (false, None) => Mode::Peak,
+            };
+            let threads = if split_threads { Threads::Split } else { Threads::Merged };
+            let view = FlamegraphView { mode, threads, inverted };
+            flamegraph(&cx, &capture, output, view, &mut out, stderr)
+        }
+        Command::Report { capture, output } => report(&cx, &capture, output, &mut out, stderr),
     };
     let flushed = out.flush();
     match result {
@@ -308,11 +352,13 @@ fn records(path: &Path, out: &mut dyn Write, stderr: &mut dyn Write) -> Result<u
     Ok(EXIT_OK)
 }
 
-/// Reads a capture once for the given temporary thresholds, with progress on a terminal.
+/// Reads a capture once for the given temporary thresholds, with progress on a terminal;
+/// `series` keeps the per-site timelines that charts draw.
 fn analyse(
     cx: &Context,
     path: &Path,
     thresholds: &[u64],
+    series: bool,
     stderr: &mut dyn Write,
 ) -> Result<Analysis, Failure> {
     let show = cx.progress && !cx.quiet;
@@ -328,8 +374,7 @@ fn analyse(
         );
         let _ = stderr.flush();
     };
-    // No command here draws per-site timelines, so the pass does not keep them.
-    let mut analyzer = Analyzer::new().series(false).temporary(thresholds.iter().copied());
+    let mut analyzer = Analyzer::new().series(series).temporary(thresholds.iter().copied());
     if show {
         analyzer = analyzer.progress(&mut report);
     }
@@ -350,7 +395,7 @@ fn stats(
     out: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let analysis = analyse(cx, path, &[], stderr)?;
+    let analysis = analyse(cx, path, &[], false, stderr)?;
     // memray's own refusal, word for word.
     let stats = Stats::compute(&analysis, n).ok_or_else(|| {
         Failure::input(
@@ -402,7 +447,7 @@ fn top(
         Mode::Temporary(n) => vec![n],
         _ => Vec::new(),
     };
-    let analysis = analyse(cx, path, &thresholds, stderr)?;
+    let analysis = analyse(cx, path, &thresholds, false, stderr)?;
     let rows = entries(&analysis, path, opts.mode, opts.threads)?;
     let groups = group(&analysis, &rows, opts.by);
     let view = memreport_report::top::TopView {
@@ -428,10 +473,107 @@ fn tree(
     out: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let analysis = analyse(cx, path, &[], stderr)?;
+    let analysis = analyse(cx, path, &[], false, stderr)?;
     let rows = entries(&analysis, path, mode, Threads::Merged)?;
     let call_tree = CallTree::build(&analysis, &rows);
     let view = memreport_report::top::TreeView { mode, depth, min_share: min_share / 100.0 };
     output(memreport_report::top::write_tree(out, &analysis, &call_tree, view, cx.style))?;
+    Ok(EXIT_OK)
+}
+
+/// Where a page goes: the file given, stdout for `-`, or `memreport-KIND-NAME.html` next to the
+/// capture (as memray names its reports).
+fn page_target(capture: &Path, output: Option<PathBuf>, kind: &str) -> Option<PathBuf> {
+    match output {
+        Some(p) if p.as_os_str() == "-" => None,
+        Some(p) => Some(p),
+        None => {
+            let stem = capture.file_stem().unwrap_or(capture.as_os_str()).to_string_lossy();
+            Some(capture.with_file_name(format!("memreport-{kind}-{stem}.html")))
+        }
+    }
+}
+
+/// The capture's file name, for page titles (never its directory, which says nothing about the
+/// capture and would make pages differ by where they were made).
+fn capture_name(path: &Path) -> String {
+    path.file_name().unwrap_or(path.as_os_str()).to_string_lossy().into_owned()
+}
+
+/// Writes a page to its target: to stdout, or to a temporary file beside the target that is
+/// renamed over it once complete, so a failure never leaves a partial page.
+fn write_page(
+    cx: &Context,
+    target: Option<&Path>,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+    render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), Failure> {
+    let Some(path) = target else {
+        return output(render(out));
+    };
+    let fail = |e: io::Error| Failure {
+        message: format!("{}: writing output: {e}", path.display()),
+        code: EXIT_BAD_INPUT,
+    };
+    let name = path.file_name().unwrap_or(path.as_os_str()).to_string_lossy();
+    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let file = std::fs::File::create(&temporary)?;
+        let mut w = BufWriter::with_capacity(1 << 16, file);
+        render(&mut w)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)?;
+        std::fs::metadata(path)
+    })();
+    match written {
+        Ok(meta) => {
+            if !cx.quiet {
+                let _ = writeln!(stderr, "wrote {} ({})", path.display(), human_size(meta.len()));
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&temporary);
+            Err(fail(e))
+        }
+    }
+}
+
+fn flamegraph(
+    cx: &Context,
+    path: &Path,
+    target: Option<PathBuf>,
+    view: FlamegraphView,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let thresholds: Vec<u64> = match view.mode {
+        Mode::Temporary(n) => vec![n],
+        _ => Vec::new(),
+    };
+    let analysis = analyse(cx, path, &thresholds, false, stderr)?;
+    // Refuse before anything is written.
+    entries(&analysis, path, view.mode, view.threads)?;
+    let target = page_target(path, target, "flamegraph");
+    let name = capture_name(path);
+    write_page(cx, target.as_deref(), out, stderr, |w| {
+        html::write_flamegraph(w, &analysis, view, &name).unwrap_or(Ok(()))
+    })?;
+    Ok(EXIT_OK)
+}
+
+fn report(
+    cx: &Context,
+    path: &Path,
+    target: Option<PathBuf>,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let analysis = analyse(cx, path, &[], true, stderr)?;
+    let target = page_target(path, target, "report");
+    let name = capture_name(path);
+    write_page(cx, target.as_deref(), out, stderr, |w| html::write_report(w, &analysis, &name))?;
     Ok(EXIT_OK)
 }

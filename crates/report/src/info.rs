@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::time::iso8601_ms;
 
 /// `major.minor.micro` of a `PY_VERSION_HEX` (only major.minor are reliable, spec §1.5).
-fn python_version(hex: u32) -> String {
+pub(crate) fn python_version(hex: u32) -> String {
     format!("{}.{}.{}", hex >> 24, (hex >> 16) & 0xff, (hex >> 8) & 0xff)
 }
 

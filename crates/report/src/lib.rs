@@ -1,4 +1,5 @@
-//! Rendering of memreport's analysis results: JSON for scripts, aligned text for terminals.
+//! Rendering of memreport's analysis results: JSON for scripts, aligned text for terminals,
+//! self-contained HTML for people.
 //!
 //! This crate sees only the output types of `memreport-analysis`; it never reads records itself.
 //! Every renderer is deterministic: the same input gives the same bytes.
@@ -8,10 +9,12 @@
 //! * [`info`] — `memreport info` as JSON ([`info::to_json`]) or text ([`info::write_text`]).
 //! * [`stats`] — `memreport stats`: memray's JSON keys and order, or text.
 //! * [`top`] — `memreport top` and `memreport tree`.
+//! * [`html`] — the incident report and flame graphs as self-contained HTML pages.
 //! * [`text`] — human sizes, aligned tables, colour only on a terminal.
 //! * [`time`] — timestamps without a time-zone database (UTC, ISO 8601).
 #![deny(missing_docs)]
 
+pub mod html;
 pub mod info;
 pub mod stats;
 pub mod text;

@@ -1,0 +1,217 @@
+// memreport pages: zoom, search and details for flame graphs, read-outs for charts, sorting for
+// tables. Everything is drawn already; this script only adds interaction, reads nothing from the
+// network and defines no globals.
+"use strict";
+(function () {
+  // Binary units, three significant digits, as the rest of memreport prints sizes.
+  function humanSize(bytes) {
+    var units = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if (bytes < 1024) return bytes + " B";
+    var value = bytes / 1024, unit = 0;
+    while (value >= 1024 && unit + 1 < units.length) { value /= 1024; unit++; }
+    var digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
+    return value.toFixed(digits) + " " + units[unit];
+  }
+
+  // ---- Flame graphs -------------------------------------------------------------------------
+  // Each frame is <g data-x data-w data-d> (start, width and depth in the graph's units) around
+  // <title>, <rect> and <text>. Zooming to a frame shows its subtree across the full width and
+  // its ancestors as full-width bars; everything else is hidden.
+  function setUpFlame(section) {
+    var svg = section.querySelector("svg.fg");
+    if (!svg) return;
+    var total = Number(svg.getAttribute("data-total"));
+    var scale = Number(svg.getAttribute("data-scale")) || 1;
+    var search = section.querySelector(".fg-search");
+    var reset = section.querySelector(".fg-reset");
+    var matched = section.querySelector(".fg-matched");
+    var details = section.querySelector(".fg-details");
+    var frames = Array.prototype.map.call(svg.querySelectorAll("g[data-w]"), function (g) {
+      var title = g.querySelector("title").textContent;
+      return {
+        g: g,
+        x: Number(g.getAttribute("data-x")),
+        w: Number(g.getAttribute("data-w")),
+        d: Number(g.getAttribute("data-d")),
+        rect: g.querySelector("rect"),
+        text: g.querySelector("text"),
+        name: title.split("\n")[0],
+        title: title
+      };
+    });
+    var byGroup = new Map(frames.map(function (f) { return [f.g, f]; }));
+    var view = { x: 0, w: total, d: 0 };
+    var charWidth = 0;
+
+    function measureChar() {
+      var sample = frames.length ? frames[0].text : null;
+      if (!sample) return 7.2;
+      var canvas = document.createElement("canvas").getContext("2d");
+      canvas.font = window.getComputedStyle(sample).font;
+      return canvas.measureText("mmmmmmmmmm").width / 10 || 7.2;
+    }
+
+    // Each label shows as much of the name as fits its frame, as inferno does when it draws.
+    function fitText() {
+      var width = svg.getBoundingClientRect().width;
+      if (!width) return;
+      if (!charWidth) charWidth = measureChar();
+      frames.forEach(function (f) {
+        if (f.g.classList.contains("hidden")) return;
+        var px = (f.d < view.d ? 1 : f.w / view.w) * width;
+        var fits = Math.floor((px - 6) / charWidth);
+        f.text.textContent = fits < 3 ? "" : f.name.length <= fits ? f.name : f.name.slice(0, fits - 2) + "..";
+      });
+    }
+
+    // As tall as the deepest frame wide enough to see, so slivers do not add blank rows.
+    function fitHeight() {
+      var width = svg.getBoundingClientRect().width || 1200;
+      var deepest = 0;
+      frames.forEach(function (f) {
+        if (f.g.classList.contains("hidden")) return;
+        var px = (f.d < view.d ? 1 : f.w / view.w) * width;
+        if (px >= 0.5 && f.d > deepest) deepest = f.d;
+      });
+      svg.setAttribute("height", (deepest + 1) * 16);
+    }
+
+    function place(f, x, w) {
+      var pad = 300 / (svg.getBoundingClientRect().width || 1200);
+      f.rect.setAttribute("x", x + "%");
+      f.rect.setAttribute("width", w + "%");
+      f.text.setAttribute("x", (x + pad) + "%");
+    }
+
+    function zoom(target) {
+      view = { x: target.x, w: target.w || 1, d: target.d };
+      frames.forEach(function (f) {
+        var inside = f.d >= target.d && f.x >= target.x && f.x + f.w <= target.x + target.w;
+        var ancestor = f.d < target.d && f.x <= target.x && f.x + f.w >= target.x + target.w;
+        f.g.classList.toggle("hidden", !inside && !ancestor);
+        f.g.classList.toggle("ancestor", ancestor);
+        if (inside) place(f, (f.x - target.x) / view.w * 100, f.w / view.w * 100);
+        else if (ancestor) place(f, 0, 100);
+      });
+      reset.disabled = target.d === 0;
+      svg.classList.toggle("zoomed", target.d !== 0);
+      fitHeight();
+      fitText();
+    }
+
+    svg.addEventListener("click", function (event) {
+      var g = event.target.closest("g[data-w]");
+      if (g) zoom(byGroup.get(g));
+    });
+    reset.addEventListener("click", function () { zoom(frames[0]); });
+    svg.addEventListener("mouseover", function (event) {
+      var g = event.target.closest("g[data-w]");
+      if (g) details.textContent = byGroup.get(g).title.split("\n").join(" · ");
+    });
+    svg.addEventListener("mouseleave", function () { details.innerHTML = "&nbsp;"; });
+
+    function runSearch() {
+      var term = search.value.trim();
+      var pattern = null;
+      if (term) {
+        try { pattern = new RegExp(term, "i"); }
+        catch (e) { pattern = new RegExp(term.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "i"); }
+      }
+      // The share matched is the union of matching frames' spans, so that a match nested in
+      // another match is not counted twice.
+      var spans = [];
+      frames.forEach(function (f) {
+        var hit = pattern !== null && f.d > 0 && pattern.test(f.name);
+        f.g.classList.toggle("match", hit);
+        if (hit) spans.push([f.x, f.x + f.w]);
+      });
+      if (!pattern) { matched.textContent = ""; return; }
+      spans.sort(function (a, b) { return a[0] - b[0]; });
+      var covered = 0, end = -1;
+      spans.forEach(function (s) {
+        if (s[0] >= end) { covered += s[1] - s[0]; end = s[1]; }
+        else if (s[1] > end) { covered += s[1] - end; end = s[1]; }
+      });
+      matched.textContent = spans.length === 0 ? "no match" :
+        "matched " + (covered / total * 100).toFixed(2) + "% (" + humanSize(covered * scale) + ")";
+    }
+    search.addEventListener("input", runSearch);
+
+    window.addEventListener("resize", fitText);
+    fitText();
+  }
+
+  // ---- Charts -------------------------------------------------------------------------------
+  // A read-out of every line's value at the time under the pointer.
+  function setUpChart(svg) {
+    var data = svg.nextElementSibling;
+    var readout = svg.parentElement.querySelector(".readout");
+    if (!data || !data.classList.contains("chart-data") || !readout) return;
+    var points = JSON.parse(data.textContent);
+    var times = points.t;
+    if (!times.length) return;
+    var left = Number(svg.getAttribute("data-left"));
+    var width = Number(svg.getAttribute("data-width"));
+    var end = Number(svg.getAttribute("data-end"));
+    var cursor = svg.querySelector(".cursor");
+    var viewWidth = svg.viewBox.baseVal.width;
+    svg.addEventListener("mousemove", function (event) {
+      var box = svg.getBoundingClientRect();
+      var x = (event.clientX - box.left) / box.width * viewWidth;
+      var t = (x - left) / width * end;
+      var lo = 0, hi = times.length - 1;
+      while (lo < hi) {
+        var mid = (lo + hi) >> 1;
+        if (times[mid] < t) lo = mid + 1; else hi = mid;
+      }
+      if (lo > 0 && Math.abs(times[lo - 1] - t) < Math.abs(times[lo] - t)) lo--;
+      var cx = left + times[lo] / end * width;
+      cursor.setAttribute("x1", cx);
+      cursor.setAttribute("x2", cx);
+      cursor.setAttribute("visibility", "visible");
+      readout.textContent = times[lo].toFixed(3) + " s: " + points.series.map(function (s) {
+        return s.label + " " + humanSize(s.values[lo]);
+      }).join(" · ");
+    });
+    svg.addEventListener("mouseleave", function () {
+      cursor.setAttribute("visibility", "hidden");
+      readout.textContent = "";
+    });
+  }
+
+  // ---- Tables -------------------------------------------------------------------------------
+  // Click a header to sort by it; click again to reverse. Numbers sort by their exact value.
+  function setUpTable(table) {
+    var headers = Array.prototype.slice.call(table.querySelectorAll("thead th"));
+    var body = table.tBodies[0];
+    headers.forEach(function (th, column) {
+      th.tabIndex = 0;
+      function sort() {
+        var descending = th.getAttribute("aria-sort") !== "descending";
+        var numeric = th.getAttribute("data-sort") === "num";
+        if (th.getAttribute("data-sort") === "text" && !th.hasAttribute("aria-sort")) descending = false;
+        var rows = Array.prototype.slice.call(body.rows);
+        function key(row) {
+          var cell = row.cells[column];
+          return numeric ? Number(cell.getAttribute("data-v")) : cell.textContent.trim();
+        }
+        rows.sort(function (a, b) {
+          var ka = key(a), kb = key(b);
+          var c = numeric ? ka - kb : ka.localeCompare(kb);
+          return descending ? -c : c;
+        });
+        rows.forEach(function (row) { body.appendChild(row); });
+        headers.forEach(function (h) { h.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", descending ? "descending" : "ascending");
+      }
+      th.addEventListener("click", sort);
+      th.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); sort(); }
+      });
+    });
+  }
+
+  document.querySelectorAll("section.flame").forEach(setUpFlame);
+  document.querySelectorAll("svg.chart").forEach(setUpChart);
+  document.querySelectorAll("table.sortable").forEach(setUpTable);
+})();

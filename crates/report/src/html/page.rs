@@ -1,0 +1,555 @@
+//! The pages: what each section shows, gathered from an analysis into plain values that the
+//! askama templates lay out.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use askama::Template;
+use memreport_analysis::group::{self, By, CallTree, Shape};
+use memreport_analysis::{Analysis, Mode, Threads, Usage};
+
+use super::chart::{max_per_bucket, Chart, Marker, Series, MAX_POINTS};
+use super::flame::{self, FlameGraph, FlameOptions};
+use super::thousands;
+use crate::info::{python_version, warnings};
+use crate::text::{human_size, percent};
+use crate::time::iso8601_ms;
+
+/// The style sheet and script of every page, kept as real files so editors and linters see them.
+const CSS: &str = include_str!("../../assets/report.css");
+const JS: &str = include_str!("../../assets/report.js");
+
+/// Locations the table of the report keeps from each view (peak, leaks); the rest is counted.
+pub const MAX_ROWS: usize = 100;
+
+/// Frames of a stack shown in the table; deeper ones are counted.
+const MAX_STACK: usize = 64;
+
+/// Locations drawn in the live-bytes-over-time chart.
+const MAX_CURVES: usize = 8;
+
+/// Byte budgets of the flame graphs: two share a report, one has a page to itself. With the
+/// rest of a report (about 150 KB at most) the file stays under 2 MB.
+const REPORT_FLAME: FlameOptions<'static> =
+    FlameOptions { whole: "", max_frames: 1500, max_svg_bytes: 800_000 };
+const PAGE_FLAME: FlameOptions<'static> =
+    FlameOptions { whole: "", max_frames: 3000, max_svg_bytes: 1_600_000 };
+
+/// What `memreport flamegraph` draws.
+#[derive(Debug, Clone, Copy)]
+pub struct FlamegraphView {
+    /// Peak, leaks or temporary allocations.
+    pub mode: Mode,
+    /// One subtree per thread.
+    pub threads: Threads,
+    /// Innermost frames at the root (memray's `--inverted`).
+    pub inverted: bool,
+}
+
+/// A fact of the header.
+struct Fact {
+    name: &'static str,
+    value: String,
+}
+
+/// A headline number.
+struct Card {
+    label: &'static str,
+    value: String,
+    note: String,
+}
+
+/// A flame graph with its heading and what was folded.
+struct FlameSection {
+    id: &'static str,
+    heading: String,
+    intro: String,
+    svg: String,
+    note: String,
+}
+
+/// A row of the locations table.
+struct Row {
+    location: String,
+    stack: Vec<String>,
+    peak: Usage,
+    peak_size: String,
+    peak_share: String,
+    leaked: Usage,
+    leaked_size: String,
+    leaked_share: String,
+}
+
+/// A line of the live-bytes chart's legend.
+struct Legend {
+    index: usize,
+    location: String,
+    max: String,
+    end: String,
+}
+
+/// The parts every page starts with.
+struct Header {
+    title: String,
+    command: String,
+    facts: Vec<Fact>,
+    warnings: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "report.html")]
+struct ReportPage {
+    css: &'static str,
+    js: &'static str,
+    header: Header,
+    cards: Vec<Card>,
+    memory_views: Vec<ChartView>,
+    memory_note: String,
+    curves_chart: Option<String>,
+    curves_note: String,
+    legend: Vec<Legend>,
+    flames: Vec<FlameSection>,
+    rows: Vec<Row>,
+    rows_note: String,
+}
+
+#[derive(Template)]
+#[template(path = "flamegraph.html")]
+struct FlamePage {
+    css: &'static str,
+    js: &'static str,
+    header: Header,
+    flame: FlameSection,
+}
+
+/// Seconds from the capture's start; a sample taken before the start (memray writes one in some
+/// captures) counts as taken at the start.
+fn seconds_from_start(analysis: &Analysis, ms: u64) -> f64 {
+    ((ms as i64 - analysis.header().start_time_ms) as f64 / 1000.0).max(0.0)
+}
+
+fn duration_s(analysis: &Analysis) -> f64 {
+    analysis.info().duration_ms().max(0) as f64 / 1000.0
+}
+
+fn header(analysis: &Analysis, capture_name: &str, what: &str) -> Header {
+    let info = analysis.info();
+    let h = &info.header;
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+    let mut facts = vec![
+        Fact { name: "pid", value: h.pid.to_string() },
+        Fact { name: "started", value: iso8601_ms(h.start_time_ms).replace('T', " ") },
+        Fact { name: "duration", value: format!("{:.3} s", duration_s(analysis)) },
+    ];
+    if let Some(v) = h.python_version {
+        facts.push(Fact { name: "python", value: python_version(v) });
+    }
+    facts.extend([
+        Fact {
+            name: "capture",
+            value: format!(
+                "format {}, {}{}{}",
+                h.version,
+                h.file_format.name().replace('_', " "),
+                if analysis.storage() == memreport_analysis::format::Storage::Lz4 {
+                    ", lz4"
+                } else {
+                    ""
+                },
+                if info.truncated() { ", truncated" } else { "" }
+            ),
+        },
+        Fact { name: "python allocator", value: h.python_allocator.name().to_string() },
+        Fact { name: "python allocators traced", value: yes_no(h.trace_python_allocators) },
+        Fact { name: "native traces", value: yes_no(h.native_traces) },
+        Fact { name: "allocation records", value: thousands(info.n_allocation_records) },
+        Fact { name: "memory samples", value: thousands(info.n_memory_records) },
+        Fact { name: "threads", value: info.threads.len().to_string() },
+        Fact { name: "distinct stacks", value: thousands(info.n_stacks) },
+    ]);
+    let mut warnings = warnings(info);
+    if analysis.is_aggregated() {
+        warnings.push(
+            "aggregated capture (memray run --aggregate): memory over time is kept only for the \
+             whole heap, not per location, and temporary allocations and allocation totals are \
+             not recorded"
+                .to_string(),
+        );
+    }
+    if h.native_traces {
+        warnings.push(
+            "native traces are recorded but not shown: memreport does not symbolize native \
+             frames yet, so stacks are the Python frames only"
+                .to_string(),
+        );
+    }
+    Header {
+        title: format!("{what}: {capture_name}"),
+        command: h.command_line.clone(),
+        facts,
+        warnings,
+    }
+}
+
+fn cards(analysis: &Analysis, leaked: Usage) -> Vec<Card> {
+    let mut cards = vec![Card {
+        label: "peak memory",
+        value: human_size(analysis.peak_memory()),
+        note: match analysis.peak_time_ms() {
+            Some(ms) => format!("at {:.2} s", seconds_from_start(analysis, ms)),
+            None => String::new(),
+        },
+    }];
+    cards.push(Card {
+        label: if analysis.truncated() { "live when the capture ends" } else { "leaked" },
+        value: human_size(leaked.bytes),
+        note: format!("in {} allocations", thousands(leaked.count)),
+    });
+    if let Some(all) = analysis.allocated() {
+        cards.push(Card {
+            label: "allocated in total",
+            value: human_size(all.bytes),
+            note: format!("in {} allocations", thousands(all.count)),
+        });
+    }
+    if let Some(rss) = analysis.timeline().points().iter().map(|p| p.rss).max() {
+        cards.push(Card {
+            label: "largest resident set",
+            value: human_size(rss),
+            note: "RSS, as sampled".to_string(),
+        });
+    }
+    cards.push(Card {
+        label: "duration",
+        value: format!("{:.2} s", duration_s(analysis)),
+        note: format!("{} memory samples", thousands(analysis.info().n_memory_records)),
+    });
+    cards
+}
+
+/// A chart with a choice of scales: one figure per view, one shown at a time.
+struct ChartView {
+    id: &'static str,
+    label: &'static str,
+    svg: String,
+    checked: bool,
+    rss: bool,
+}
+
+/// Heap and RSS over time. When the heap is small beside the RSS, its shape would be a flat line
+/// at the bottom, so a heap-only view is offered too, and shown first.
+fn memory_charts(analysis: &Analysis) -> (Vec<ChartView>, String) {
+    let timeline = analysis.timeline();
+    let samples: Vec<(f64, [u64; 2])> = timeline
+        .points()
+        .iter()
+        .map(|p| (seconds_from_start(analysis, p.ms_since_epoch), [p.heap, p.rss]))
+        .collect();
+    if samples.is_empty() {
+        return (Vec::new(), "This capture holds no memory samples.".to_string());
+    }
+    let t_end = duration_s(analysis);
+    let points = max_per_bucket(&samples, t_end, MAX_POINTS);
+    let marker = analysis.peak_time_ms().map(|ms| {
+        let t = seconds_from_start(analysis, ms);
+        Marker {
+            t,
+            bytes: analysis.peak_memory(),
+            label: format!("peak {} at {t:.2} s", human_size(analysis.peak_memory())),
+        }
+    });
+    let heap =
+        Series { label: "heap".to_string(), values: points.iter().map(|p| p.1[0]).collect() };
+    let rss = Series { label: "RSS".to_string(), values: points.iter().map(|p| p.1[1]).collect() };
+    let chart = |series: Vec<Series>, title: &str| Chart {
+        times: points.iter().map(|p| p.0).collect(),
+        series,
+        marker: marker.clone(),
+        t_end,
+        steps: false,
+        title: title.to_string(),
+    };
+    let max_heap = heap.values.iter().copied().max().unwrap_or(0).max(analysis.peak_memory());
+    let max_rss = rss.values.iter().copied().max().unwrap_or(0);
+    let heap_is_small = max_heap.saturating_mul(4) < max_rss;
+    let mut views = vec![ChartView {
+        id: "memory-both",
+        label: "heap and RSS",
+        svg: chart(vec![heap.clone(), rss], "Heap and resident set size over time").render(),
+        checked: !heap_is_small,
+        rss: true,
+    }];
+    if heap_is_small {
+        views.push(ChartView {
+            id: "memory-heap",
+            label: "heap only",
+            svg: chart(vec![heap], "Heap over time").render(),
+            checked: true,
+            rss: false,
+        });
+    }
+    let n = timeline.n_samples();
+    let note = if points.len() < samples.len() || timeline.samples_per_point() > 1 {
+        format!(
+            "{} memory samples drawn as {} points; each point is the largest value of its time \
+             slice, so short spikes keep their height.",
+            thousands(n),
+            thousands(points.len() as u64)
+        )
+    } else {
+        format!("All {} memory samples drawn.", thousands(n))
+    };
+    (views, note)
+}
+
+fn curves_chart(analysis: &Analysis) -> (Option<String>, String, Vec<Legend>) {
+    if analysis.is_aggregated() {
+        return (
+            None,
+            "An aggregated capture keeps no memory over time per location.".to_string(),
+            Vec::new(),
+        );
+    }
+    let series = group::series(analysis, By::Line, MAX_CURVES);
+    if series.is_empty() || analysis.timeline().points().is_empty() {
+        return (None, "No location held memory over time.".to_string(), Vec::new());
+    }
+    let n_ticks = analysis.ticks().n_ticks();
+    let mut times = Vec::with_capacity(n_ticks as usize);
+    for tick in 0..n_ticks {
+        let ms = analysis.tick_end_ms(tick).unwrap_or(0);
+        times.push(seconds_from_start(analysis, ms));
+    }
+    let legend = series
+        .iter()
+        .enumerate()
+        .map(|(index, s)| Legend {
+            index,
+            location: s.location.clone(),
+            max: human_size(s.max_bytes),
+            end: human_size(s.end_bytes),
+        })
+        .collect();
+    let chart = Chart {
+        times,
+        series: series.into_iter().map(|s| Series { label: s.location, values: s.bytes }).collect(),
+        marker: None,
+        t_end: duration_s(analysis),
+        steps: true,
+        title: "Live bytes over time of the locations that held the most".to_string(),
+    };
+    let samples_per_tick = analysis.ticks().samples_per_tick;
+    let note = format!(
+        "Live bytes of each location at the end of every {}, for the {} locations whose live \
+         bytes rose highest.",
+        if samples_per_tick == 1 {
+            "memory sample".to_string()
+        } else {
+            format!("{samples_per_tick} memory samples")
+        },
+        MAX_CURVES
+    );
+    (Some(chart.render()), note, legend)
+}
+
+fn flame_section(
+    analysis: &Analysis,
+    mode: Mode,
+    threads: Threads,
+    inverted: bool,
+    options: FlameOptions<'_>,
+    id: &'static str,
+) -> Option<FlameSection> {
+    let entries = analysis.entries(mode, threads)?;
+    let tree = CallTree::build_with(analysis, &entries, Shape { inverted });
+    let whole = match mode {
+        Mode::Peak => "the peak",
+        Mode::Leaks => "what was leaked",
+        Mode::Temporary(_) => "temporary allocations",
+    };
+    let graph = flame::draw(&tree, FlameOptions { whole, ..options });
+    let (heading, intro) = match mode {
+        Mode::Peak => (
+            format!("Live at the peak: {}", human_size(graph.total.bytes)),
+            "What held memory when the heap was at its largest. Each frame is as wide as the \
+             bytes allocated under it and still live at the peak."
+                .to_string(),
+        ),
+        Mode::Leaks => (
+            format!(
+                "{}: {}",
+                if analysis.truncated() { "Live when the capture ends" } else { "Leaked" },
+                human_size(graph.total.bytes)
+            ),
+            "What was allocated during the run and never freed. Each frame is as wide as the \
+             bytes allocated under it and still live at the end."
+                .to_string(),
+        ),
+        Mode::Temporary(n) => (
+            format!("Temporary allocations (N = {n}): {}", human_size(graph.total.bytes)),
+            format!(
+                "Allocations freed after at most {n} other allocation{} on the same thread.",
+                if n == 1 { "" } else { "s" }
+            ),
+        ),
+    };
+    let intro = if inverted {
+        format!("{intro} Inverted: the frames that allocated are at the top, their callers below.")
+    } else {
+        intro
+    };
+    Some(FlameSection { id, heading, intro, note: fold_note(&graph), svg: graph.svg })
+}
+
+fn fold_note(graph: &FlameGraph) -> String {
+    if graph.frames == 0 {
+        return String::new();
+    }
+    if graph.folded_frames == 0 {
+        return format!("All {} frames drawn.", thousands(graph.tree_frames as u64));
+    }
+    format!(
+        "{} of {} frames drawn; the {} smallest are folded into grey “other” frames ({}, {} of \
+         the total).",
+        thousands((graph.tree_frames - graph.folded_frames) as u64),
+        thousands(graph.tree_frames as u64),
+        thousands(graph.folded_frames as u64),
+        human_size(graph.folded.bytes),
+        percent(graph.folded.bytes, graph.total.bytes)
+    )
+}
+
+fn rows(analysis: &Analysis) -> (Vec<Row>, String) {
+    let peak = analysis.entries(Mode::Peak, Threads::Merged).unwrap_or_default();
+    let leaks = analysis.entries(Mode::Leaks, Threads::Merged).unwrap_or_default();
+    let peak_groups = group::group(analysis, &peak, By::Line);
+    let leak_groups = group::group(analysis, &leaks, By::Line);
+    let peak_total = Usage::sum(peak_groups.iter().map(|g| g.usage));
+    let leak_total = Usage::sum(leak_groups.iter().map(|g| g.usage));
+    let mut by_location: BTreeMap<String, Row> = BTreeMap::new();
+    let mut all: BTreeMap<&str, ()> = BTreeMap::new();
+    for g in peak_groups.iter().chain(&leak_groups) {
+        all.insert(&g.location, ());
+    }
+    for (g, is_peak) in peak_groups
+        .iter()
+        .take(MAX_ROWS)
+        .map(|g| (g, true))
+        .chain(leak_groups.iter().take(MAX_ROWS).map(|g| (g, false)))
+    {
+        let row = by_location.entry(g.location.clone()).or_insert_with(|| Row {
+            location: g.location.clone(),
+            stack: g.stack.clone(),
+            peak: Usage::default(),
+            peak_size: String::new(),
+            peak_share: String::new(),
+            leaked: Usage::default(),
+            leaked_size: String::new(),
+            leaked_share: String::new(),
+        });
+        if is_peak {
+            row.peak = g.usage;
+        } else {
+            row.leaked = g.usage;
+        }
+    }
+    // A location kept for one view still shows its number in the other.
+    for g in &peak_groups {
+        if let Some(row) = by_location.get_mut(&g.location) {
+            row.peak = g.usage;
+        }
+    }
+    for g in &leak_groups {
+        if let Some(row) = by_location.get_mut(&g.location) {
+            row.leaked = g.usage;
+        }
+    }
+    let mut rows: Vec<Row> = by_location.into_values().collect();
+    for r in &mut rows {
+        r.peak_size = human_size(r.peak.bytes);
+        r.leaked_size = human_size(r.leaked.bytes);
+        if r.stack.len() > MAX_STACK {
+            let more = r.stack.len() - MAX_STACK;
+            r.stack.truncate(MAX_STACK);
+            r.stack.push(format!("… {more} more frames"));
+        }
+        r.peak_share = percent(r.peak.bytes, peak_total.bytes);
+        r.leaked_share = percent(r.leaked.bytes, leak_total.bytes);
+    }
+    rows.sort_by(|a, b| {
+        (b.peak.bytes, b.leaked.bytes)
+            .cmp(&(a.peak.bytes, a.leaked.bytes))
+            .then(a.location.cmp(&b.location))
+    });
+    let note = if rows.len() < all.len() {
+        format!(
+            "The {} locations largest at the peak or in leaks, of {}. Click a column to sort; \
+             click a location for its stack.",
+            thousands(rows.len() as u64),
+            thousands(all.len() as u64)
+        )
+    } else {
+        format!(
+            "All {} locations. Click a column to sort; click a location for its stack.",
+            thousands(rows.len() as u64)
+        )
+    };
+    (rows, note)
+}
+
+/// Writes the incident report of an analysis.
+pub fn write_report(
+    out: &mut dyn Write,
+    analysis: &Analysis,
+    capture_name: &str,
+) -> io::Result<()> {
+    let leaked = analysis.total(Mode::Leaks).unwrap_or_default();
+    let (memory_views, memory_note) = memory_charts(analysis);
+    let (curves_chart, curves_note, legend) = curves_chart(analysis);
+    let flames = [(Mode::Peak, "flame-peak"), (Mode::Leaks, "flame-leaks")]
+        .into_iter()
+        .filter_map(|(mode, id)| {
+            flame_section(analysis, mode, Threads::Merged, false, REPORT_FLAME, id)
+        })
+        .collect();
+    let (rows, rows_note) = rows(analysis);
+    let page = ReportPage {
+        css: CSS,
+        js: JS,
+        header: header(analysis, capture_name, "Memory report"),
+        cards: cards(analysis, leaked),
+        memory_views,
+        memory_note,
+        curves_chart,
+        curves_note,
+        legend,
+        flames,
+        rows,
+        rows_note,
+    };
+    render(out, &page)
+}
+
+/// Writes a page with one flame graph. `None` when the view is not available for this capture
+/// (temporary allocations of an aggregated capture, or not computed by the analysis).
+pub fn write_flamegraph(
+    out: &mut dyn Write,
+    analysis: &Analysis,
+    view: FlamegraphView,
+    capture_name: &str,
+) -> Option<io::Result<()>> {
+    let flame =
+        flame_section(analysis, view.mode, view.threads, view.inverted, PAGE_FLAME, "flame")?;
+    let page = FlamePage {
+        css: CSS,
+        js: JS,
+        header: header(analysis, capture_name, "Flame graph"),
+        flame,
+    };
+    Some(render(out, &page))
+}
+
+fn render(out: &mut dyn Write, page: &impl Template) -> io::Result<()> {
+    let html = page.render().map_err(io::Error::other)?;
+    out.write_all(html.as_bytes())
+}
