@@ -657,6 +657,9 @@ impl Events {
             }
             Record::AggregatedAllocation(a) => {
                 self.counts.aggregated_records += 1;
+                // Aggregated captures have no context switches: their threads are known from
+                // the records that carry them.
+                self.threads.entry(a.tid).or_default();
                 Ok(Some(Event::Aggregated(a)))
             }
             Record::Trailer | Record::AggregatedTrailer => Ok(None),

@@ -162,7 +162,11 @@ fn header(analysis: &Analysis, capture_name: &str, what: &str) -> Header {
         Fact { name: "python allocator", value: h.python_allocator.name().to_string() },
         Fact { name: "python allocators traced", value: yes_no(h.trace_python_allocators) },
         Fact { name: "native traces", value: yes_no(h.native_traces) },
-        Fact { name: "allocation records", value: thousands(info.n_allocation_records) },
+        if analysis.is_aggregated() {
+            Fact { name: "aggregated records", value: thousands(info.n_aggregated_records) }
+        } else {
+            Fact { name: "allocation records", value: thousands(info.n_allocation_records) }
+        },
         Fact { name: "memory samples", value: thousands(info.n_memory_records) },
         Fact { name: "threads", value: info.threads.len().to_string() },
         Fact { name: "distinct stacks", value: thousands(info.n_stacks) },
