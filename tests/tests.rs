@@ -24,3 +24,5 @@ mod analysis;
 mod golden;
 // The HTML pages in headless Chromium: no console error, no request, flame graphs that zoom.
 mod browser;
+// The HTML pages as files: golden pages, totals against memray, self-containment, size limit.
+mod html;

@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use memreport_format::events::FxHashMap;
+
 use crate::analysis::{Analysis, Entry};
 use crate::stacks::{spell, Location, NO_STACK};
 use crate::stats::ModuleResolver;
@@ -147,14 +149,15 @@ pub struct CallTree {
 }
 
 /// What a [`TreeNode`] stands for.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NodeKind {
     /// The root: every row.
     Root,
     /// A thread, first level of a tree whose rows are split by thread.
     Thread(u64),
-    /// A Python frame.
-    Frame(Location),
+    /// A Python frame: its id in [`crate::stacks::Stacks::frame`] (the first id of its
+    /// location, so one source line is one node).
+    Frame(u32),
     /// A row with no Python frame ([`NO_STACK`]).
     NoStack,
 }
@@ -162,13 +165,11 @@ pub enum NodeKind {
 /// A node of a [`CallTree`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeNode {
-    /// The frame, `function:file:line`; the thread label for threads; empty for the root.
-    pub frame: String,
     /// What the node stands for.
     pub kind: NodeKind,
     /// Total of every row whose stack passes through here.
     pub usage: Usage,
-    /// Children, largest first (ties: more blocks, then frame).
+    /// Children, largest first (ties: more blocks, then location).
     pub children: Vec<u32>,
 }
 
@@ -190,61 +191,76 @@ impl CallTree {
     /// Builds the tree of a result's rows in a given shape.
     pub fn build_with(analysis: &Analysis, entries: &[Entry], shape: Shape) -> CallTree {
         let stacks = analysis.stacks();
-        let root = TreeNode {
-            frame: String::new(),
-            kind: NodeKind::Root,
-            usage: Usage::default(),
-            children: Vec::new(),
-        };
+        let root = TreeNode { kind: NodeKind::Root, usage: Usage::default(), children: Vec::new() };
         let mut nodes = vec![root];
-        let mut index: BTreeMap<(u32, NodeKind), u32> = BTreeMap::new();
+        // Frames are (code, instruction) pairs, so one source line can have several ids; memray
+        // keys tree nodes by (function, file, line), so ids are first mapped to the first id of
+        // their location.
+        let mut first_of: FxHashMap<&Location, u32> = FxHashMap::default();
+        let canonical: Vec<u32> = (0..stacks.n_frames() as u32)
+            .map(|f| match stacks.frame(f) {
+                Some(l) => *first_of.entry(l).or_insert(f),
+                None => f,
+            })
+            .collect();
+        // Only looked up, never iterated, so its order cannot leak into the output.
+        let mut index: FxHashMap<(u32, NodeKind), u32> = FxHashMap::default();
+        let mut path: Vec<NodeKind> = Vec::new();
         for e in entries {
-            let stack = stacks.python_stack(e.python_node, e.representative_tid);
+            let stack = stacks.python_stack_ids(e.python_node, e.representative_tid);
             nodes[0].usage.add(e.usage);
-            let mut path: Vec<NodeKind> = Vec::with_capacity(stack.len() + 1);
+            path.clear();
             path.extend(e.tid.map(NodeKind::Thread));
+            let frames = stack.iter().map(|&f| NodeKind::Frame(canonical[f as usize]));
             if stack.is_empty() {
                 path.push(NodeKind::NoStack);
             } else if shape.inverted {
-                path.extend(stack.iter().map(|&l| NodeKind::Frame(l.clone())));
+                path.extend(frames);
             } else {
-                path.extend(stack.iter().rev().map(|&l| NodeKind::Frame(l.clone())));
+                path.extend(frames.rev());
             }
             let mut at = 0u32;
-            for kind in path {
-                let next = match index.get(&(at, kind.clone())) {
-                    Some(&id) => id,
-                    None => {
-                        let id = nodes.len() as u32;
-                        let frame = match &kind {
-                            NodeKind::Root => String::new(),
-                            NodeKind::Thread(tid) => stacks.thread_label(*tid),
-                            NodeKind::Frame(l) => spell(l),
-                            NodeKind::NoStack => NO_STACK.to_string(),
-                        };
-                        index.insert((at, kind.clone()), id);
-                        nodes.push(TreeNode {
-                            frame,
-                            kind,
-                            usage: Usage::default(),
-                            children: Vec::new(),
-                        });
-                        nodes[at as usize].children.push(id);
-                        id
-                    }
-                };
+            for &kind in &path {
+                let next = *index.entry((at, kind)).or_insert_with(|| {
+                    let id = nodes.len() as u32;
+                    nodes.push(TreeNode { kind, usage: Usage::default(), children: Vec::new() });
+                    nodes[at as usize].children.push(id);
+                    id
+                });
                 nodes[next as usize].usage.add(e.usage);
                 at = next;
             }
         }
-        let keys: Vec<(Usage, String)> = nodes.iter().map(|n| (n.usage, n.frame.clone())).collect();
+        // Largest first; ties by more blocks, then by what the node stands for.
+        let order = |kind: &NodeKind| match *kind {
+            NodeKind::Root => (0, None, 0),
+            NodeKind::Thread(tid) => (1, None, tid),
+            NodeKind::Frame(f) => (2, stacks.frame(f), 0),
+            NodeKind::NoStack => (3, None, 0),
+        };
+        let keys: Vec<(Usage, NodeKind)> = nodes.iter().map(|n| (n.usage, n.kind)).collect();
         for n in &mut nodes {
             n.children.sort_by(|&a, &b| {
-                let (ua, fa) = &keys[a as usize];
-                let (ub, fb) = &keys[b as usize];
-                ub.bytes.cmp(&ua.bytes).then(ub.count.cmp(&ua.count)).then(fa.cmp(fb))
+                let (ua, ka) = &keys[a as usize];
+                let (ub, kb) = &keys[b as usize];
+                ub.bytes
+                    .cmp(&ua.bytes)
+                    .then(ub.count.cmp(&ua.count))
+                    .then_with(|| order(ka).cmp(&order(kb)))
             });
         }
         CallTree { nodes }
+    }
+
+    /// How a node is spelled: `function:file:line` for frames, the thread label for threads,
+    /// [`NO_STACK`] for rows without a Python frame, empty for the root.
+    pub fn label(&self, analysis: &Analysis, node: u32) -> String {
+        let stacks = analysis.stacks();
+        match self.nodes[node as usize].kind {
+            NodeKind::Root => String::new(),
+            NodeKind::Thread(tid) => stacks.thread_label(tid),
+            NodeKind::Frame(f) => stacks.frame(f).map(spell).unwrap_or_default(),
+            NodeKind::NoStack => NO_STACK.to_string(),
+        }
     }
 }

@@ -90,7 +90,13 @@ impl Stacks {
     /// The Python stack of a record, innermost first, as memray presents a full stack: on the
     /// main thread the outermost `skipped_frames_on_main_tid` frames (memray's own) are dropped.
     pub fn python_stack(&self, node: u32, tid: u64) -> Vec<&Location> {
-        let mut frames: Vec<&Location> = self.python_frames(node).collect();
+        self.python_stack_ids(node, tid).into_iter().filter_map(|f| self.frame(f)).collect()
+    }
+
+    /// The frame ids of [`Stacks::python_stack`] (see [`Stacks::frame`]), innermost first.
+    pub fn python_stack_ids(&self, node: u32, tid: u64) -> Vec<u32> {
+        let mut frames: Vec<u32> =
+            self.frame_ids(node).filter(|&f| (f as usize) < self.frames.len()).collect();
         if self.main_tid == Some(tid) {
             frames.truncate(frames.len().saturating_sub(self.skipped_on_main));
         }

@@ -181,10 +181,10 @@ pub fn write_tree(
     let line = headline(analysis, view.mode, root.usage, n_leaves, "call sites");
     writeln!(out, "{}", style.bold(&line))?;
     // Rows first, so sizes can be right-aligned to one width.
-    let mut rows: Vec<(String, String, String, String)> = Vec::new();
+    let mut rows: Vec<TreeRow> = Vec::new();
     let whole = root.usage.bytes;
     let view = TreeView { depth: view.depth.min(MAX_TREE_DEPTH), ..view };
-    walk(tree, 0, "", 0, view, whole, &mut rows);
+    Printer { analysis, tree, view, whole }.walk(0, "", 0, &mut rows);
     let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     let w1 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
     let w2 = rows.iter().map(|r| r.2.chars().count()).max().unwrap_or(0);
@@ -199,46 +199,53 @@ pub fn write_tree(
     Ok(())
 }
 
-fn walk(
-    tree: &CallTree,
-    node: u32,
-    prefix: &str,
-    depth: usize,
+/// One printing of a tree: what stays the same on every level.
+struct Printer<'a> {
+    analysis: &'a Analysis,
+    tree: &'a CallTree,
     view: TreeView,
     whole: u64,
-    rows: &mut Vec<(String, String, String, String)>,
-) {
-    let n = &tree.nodes[node as usize];
-    if depth >= view.depth {
-        return;
-    }
-    let threshold = (whole as f64 * view.min_share) as u64;
-    let (shown, folded): (Vec<u32>, Vec<u32>) =
-        n.children.iter().partition(|&&c| tree.nodes[c as usize].usage.bytes >= threshold.max(1));
-    let last_index = shown.len() + usize::from(!folded.is_empty());
-    for (i, &c) in shown.iter().enumerate() {
-        let child = &tree.nodes[c as usize];
-        let last = i + 1 == last_index;
-        let branch = if last { "└─ " } else { "├─ " };
-        rows.push((
-            human_size(child.usage.bytes),
-            percent(child.usage.bytes, whole),
-            child.usage.count.to_string(),
-            format!("{prefix}{branch}{}", child.frame),
-        ));
-        let deeper = format!("{prefix}{}", if last { "   " } else { "│  " });
-        walk(tree, c, &deeper, depth + 1, view, whole, rows);
-    }
-    if !folded.is_empty() {
-        let usage = Usage::sum(folded.iter().map(|&c| tree.nodes[c as usize].usage));
-        rows.push((
-            human_size(usage.bytes),
-            percent(usage.bytes, whole),
-            usage.count.to_string(),
-            match folded.len() {
-                1 => format!("{prefix}└─ … 1 smaller call"),
-                n => format!("{prefix}└─ … {n} smaller calls"),
-            },
-        ));
+}
+
+type TreeRow = (String, String, String, String);
+
+impl Printer<'_> {
+    fn walk(&self, node: u32, prefix: &str, depth: usize, rows: &mut Vec<TreeRow>) {
+        let (tree, whole) = (self.tree, self.whole);
+        let n = &tree.nodes[node as usize];
+        if depth >= self.view.depth {
+            return;
+        }
+        let threshold = (whole as f64 * self.view.min_share) as u64;
+        let (shown, folded): (Vec<u32>, Vec<u32>) = n
+            .children
+            .iter()
+            .partition(|&&c| tree.nodes[c as usize].usage.bytes >= threshold.max(1));
+        let last_index = shown.len() + usize::from(!folded.is_empty());
+        for (i, &c) in shown.iter().enumerate() {
+            let child = &tree.nodes[c as usize];
+            let last = i + 1 == last_index;
+            let branch = if last { "└─ " } else { "├─ " };
+            rows.push((
+                human_size(child.usage.bytes),
+                percent(child.usage.bytes, whole),
+                child.usage.count.to_string(),
+                format!("{prefix}{branch}{}", tree.label(self.analysis, c)),
+            ));
+            let deeper = format!("{prefix}{}", if last { "   " } else { "│  " });
+            self.walk(c, &deeper, depth + 1, rows);
+        }
+        if !folded.is_empty() {
+            let usage = Usage::sum(folded.iter().map(|&c| tree.nodes[c as usize].usage));
+            rows.push((
+                human_size(usage.bytes),
+                percent(usage.bytes, whole),
+                usage.count.to_string(),
+                match folded.len() {
+                    1 => format!("{prefix}└─ … 1 smaller call"),
+                    n => format!("{prefix}└─ … {n} smaller calls"),
+                },
+            ));
+        }
     }
 }

@@ -21,6 +21,7 @@ use std::fmt::Write as _;
 use inferno::flamegraph::color::{BasicPalette, Palette};
 use inferno::flamegraph::{self, Direction, Options};
 use memreport_analysis::group::{CallTree, NodeKind};
+use memreport_analysis::stacks::{Location, NO_STACK};
 use memreport_analysis::Usage;
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -96,21 +97,74 @@ struct Drawn {
     children: Vec<usize>,
 }
 
-/// Draws the flame graph of a call tree.
-pub fn draw(tree: &CallTree, options: FlameOptions<'_>) -> FlameGraph {
+/// The name of a tree node as a flame graph shows it (see [`frame_name`]).
+pub type Names<'a> = &'a dyn Fn(NodeKind) -> String;
+
+/// Draws the flame graph of a call tree, naming nodes with `names`.
+pub fn draw(tree: &CallTree, names: Names<'_>, options: FlameOptions<'_>) -> FlameGraph {
     let mut budget = options.max_frames.max(1);
     loop {
-        let graph = draw_with_budget(tree, budget, options.whole);
+        // Folding is cheap and its size estimate close, so the budget is settled before inferno
+        // runs; the drawn size is still checked, in case the estimate fell short.
+        let folded = fold(tree, names, budget, options.whole);
+        let size = folded.estimate();
+        if size > options.max_svg_bytes && budget > 1 {
+            budget = shrink(budget, options.max_svg_bytes, size);
+            continue;
+        }
+        let graph = folded.render(tree);
         if graph.svg.len() <= options.max_svg_bytes || budget == 1 {
             return graph;
         }
-        // Shrink in proportion, with a margin, so that one or two more tries are enough.
-        let scaled = budget as f64 * options.max_svg_bytes as f64 / graph.svg.len() as f64 * 0.9;
-        budget = (scaled as usize).clamp(1, budget - 1);
+        budget = shrink(budget, options.max_svg_bytes, graph.svg.len());
     }
 }
 
-fn draw_with_budget(tree: &CallTree, budget: usize, whole: &str) -> FlameGraph {
+/// A smaller frame budget for a graph `size` bytes long to fit in `limit`: in proportion, with a
+/// margin, so that one or two more tries are enough.
+fn shrink(budget: usize, limit: usize, size: usize) -> usize {
+    let scaled = budget as f64 * limit as f64 / size as f64 * 0.9;
+    (scaled as usize).clamp(1, budget - 1)
+}
+
+/// A call tree folded to a frame budget, laid out, not yet drawn.
+struct Folded {
+    drawn: Vec<Drawn>,
+    folded_frames: usize,
+    folded: Usage,
+    scale: u64,
+}
+
+impl Folded {
+    /// About how many bytes the SVG will take: each frame's markup, tooltip and label.
+    fn estimate(&self) -> usize {
+        let frames: usize = self
+            .drawn
+            .iter()
+            .filter(|d| d.width > 0)
+            .map(|d| FRAME_MARKUP + d.title.len() + d.name.len())
+            .sum();
+        frames + 200
+    }
+
+    fn render(self, tree: &CallTree) -> FlameGraph {
+        let lines = folded_lines(&self.drawn);
+        let (svg, frames) = render(&self.drawn, &lines, self.scale);
+        FlameGraph {
+            svg,
+            frames,
+            tree_frames: tree.nodes.len() - 1,
+            folded_frames: self.folded_frames,
+            folded: self.folded,
+            total: tree.nodes[0].usage,
+        }
+    }
+}
+
+/// Bytes of a frame's markup besides its tooltip and label (tags, attributes, numbers).
+const FRAME_MARKUP: usize = 190;
+
+fn fold(tree: &CallTree, names: Names<'_>, budget: usize, whole: &str) -> Folded {
     let nodes = &tree.nodes;
     let total = nodes[0].usage;
     let widest = nodes.iter().map(|n| n.usage.bytes).max().unwrap_or(0);
@@ -162,7 +216,12 @@ fn draw_with_budget(tree: &CallTree, budget: usize, whole: &str) -> FlameGraph {
     while let Some((id, parent)) = stack.pop() {
         let n = &nodes[id];
         let index = drawn.len();
-        let (name, class) = frame_name(&n.kind, &n.frame);
+        let name = clean(&names(n.kind));
+        let class = match n.kind {
+            NodeKind::Root => Class::Root,
+            NodeKind::Thread(_) => Class::Thread,
+            NodeKind::Frame(_) | NodeKind::NoStack => Class::Frame,
+        };
         drawn.push(Drawn {
             title: format!("{name}\n{}", usage_line(n.usage, total, whole)),
             name,
@@ -218,17 +277,7 @@ fn draw_with_budget(tree: &CallTree, budget: usize, whole: &str) -> FlameGraph {
         drawn[i].children = rest;
     }
     layout(&mut drawn);
-
-    let lines = folded_lines(&drawn);
-    let svg = render(&drawn, &lines, scale);
-    FlameGraph {
-        frames: svg.1,
-        svg: svg.0,
-        tree_frames: nodes.len() - 1,
-        folded_frames,
-        folded,
-        total,
-    }
+    Folded { drawn, folded_frames, folded, scale }
 }
 
 /// Widths bottom-up (a frame is as wide as its own line plus its children, exactly as inferno
@@ -490,15 +539,18 @@ fn clean(name: &str) -> String {
     out
 }
 
-fn frame_name(kind: &NodeKind, frame: &str) -> (String, Class) {
-    match kind {
-        NodeKind::Root => ("all".to_string(), Class::Root),
-        NodeKind::Thread(_) => (clean(&format!("thread {frame}")), Class::Thread),
-        NodeKind::Frame(l) => (
-            clean(&format!("{} ({}:{})", clean(&l.function), clean(&l.filename), l.lineno)),
-            Class::Frame,
-        ),
-        NodeKind::NoStack => (frame.to_string(), Class::Frame),
+/// How a flame graph names a frame: `function (file:line)`, so that the name alone says where
+/// it is; `thread LABEL` for threads; `all` for the root. Names are cut at [`MAX_NAME`]
+/// characters when drawn.
+pub fn frame_name(location: Option<&Location>, kind: NodeKind, thread_label: &str) -> String {
+    match (kind, location) {
+        (NodeKind::Root, _) => "all".to_string(),
+        (NodeKind::Thread(_), _) => format!("thread {thread_label}"),
+        (NodeKind::Frame(_), Some(l)) => {
+            format!("{} ({}:{})", clean(&l.function), clean(&l.filename), l.lineno)
+        }
+        (NodeKind::Frame(_), None) => "?".to_string(),
+        (NodeKind::NoStack, _) => NO_STACK.to_string(),
     }
 }
 
@@ -521,22 +573,26 @@ fn usage_line(usage: Usage, total: Usage, whole: &str) -> String {
 mod tests {
     use super::*;
     use memreport_analysis::group::TreeNode;
-    use memreport_analysis::stacks::Location;
 
     fn node(kind: NodeKind, bytes: u64, children: Vec<u32>) -> TreeNode {
-        let frame = match &kind {
-            NodeKind::Frame(l) => format!("{}:{}:{}", l.function, l.filename, l.lineno),
-            _ => String::new(),
-        };
-        TreeNode { frame, kind, usage: Usage { bytes, count: 1 }, children }
+        TreeNode { kind, usage: Usage { bytes, count: 1 }, children }
     }
 
-    fn frame(name: &str) -> NodeKind {
-        NodeKind::Frame(Location {
-            function: name.to_string(),
+    fn frame(id: u32) -> NodeKind {
+        NodeKind::Frame(id)
+    }
+
+    /// Frame ids 0.. are named a, b, c, … in app.py.
+    fn names(kind: NodeKind) -> String {
+        let location = |id: u32| Location {
+            function: ((b'a' + id as u8) as char).to_string(),
             filename: "app.py".to_string(),
             lineno: 1,
-        })
+        };
+        match kind {
+            NodeKind::Frame(id) => frame_name(Some(&location(id)), kind, ""),
+            _ => frame_name(None, kind, "0x1"),
+        }
     }
 
     /// root(100) → a(60) → {b(40), c(15)}, d(30), e(10)
@@ -544,11 +600,11 @@ mod tests {
         CallTree {
             nodes: vec![
                 node(NodeKind::Root, 100, vec![1, 4, 5]),
-                node(frame("a"), 60, vec![2, 3]),
-                node(frame("b"), 40, vec![]),
-                node(frame("c"), 15, vec![]),
-                node(frame("d"), 30, vec![]),
-                node(frame("e"), 10, vec![]),
+                node(frame(0), 60, vec![2, 3]),
+                node(frame(1), 40, vec![]),
+                node(frame(2), 15, vec![]),
+                node(frame(3), 30, vec![]),
+                node(frame(4), 10, vec![]),
             ],
         }
     }
@@ -562,7 +618,7 @@ mod tests {
 
     #[test]
     fn every_frame_is_drawn_with_its_place_and_numbers() {
-        let g = draw(&tree(), OPTIONS);
+        let g = draw(&tree(), &names, OPTIONS);
         assert_eq!(g.frames, 6);
         assert_eq!(g.folded_frames, 0);
         let frames = frames_of(&g.svg);
@@ -577,7 +633,7 @@ mod tests {
 
     #[test]
     fn the_long_tail_folds_into_other() {
-        let g = draw(&tree(), FlameOptions { max_frames: 3, ..OPTIONS });
+        let g = draw(&tree(), &names, FlameOptions { max_frames: 3, ..OPTIONS });
         // Kept: root, a, b; folded: c (under a) and d, e (under root).
         assert_eq!(g.folded_frames, 3);
         assert_eq!(g.folded.bytes, 55);
@@ -591,17 +647,20 @@ mod tests {
 
     #[test]
     fn a_byte_budget_shrinks_the_frame_budget() {
-        let full = draw(&tree(), OPTIONS);
-        let small = draw(&tree(), FlameOptions { max_svg_bytes: full.svg.len() - 1, ..OPTIONS });
+        let full = draw(&tree(), &names, OPTIONS);
+        let small =
+            draw(&tree(), &names, FlameOptions { max_svg_bytes: full.svg.len() - 1, ..OPTIONS });
         assert!(small.svg.len() < full.svg.len());
         assert!(small.folded_frames > 0);
     }
 
     #[test]
     fn names_are_escaped_and_cleaned() {
-        let mut t = tree();
-        t.nodes[2].kind = frame("<lambda>;x");
-        let g = draw(&t, OPTIONS);
+        let odd = |kind: NodeKind| match kind {
+            NodeKind::Frame(2) => "<lambda>;x".to_string(),
+            other => names(other),
+        };
+        let g = draw(&tree(), &odd, OPTIONS);
         assert!(g.svg.contains("&lt;lambda&gt;,x"), "{}", g.svg);
         assert!(!g.svg.contains("<lambda>"));
     }
@@ -612,14 +671,14 @@ mod tests {
         for n in &mut t.nodes {
             n.usage.bytes = n.usage.bytes.saturating_mul(1 << 60);
         }
-        let g = draw(&t, OPTIONS);
+        let g = draw(&t, &names, OPTIONS);
         assert_eq!(g.frames, 6);
     }
 
     #[test]
     fn an_empty_tree_says_so() {
         let t = CallTree { nodes: vec![node(NodeKind::Root, 0, vec![])] };
-        let g = draw(&t, OPTIONS);
+        let g = draw(&t, &names, OPTIONS);
         assert_eq!(g.frames, 0);
         assert!(g.svg.contains("Nothing to draw"));
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use askama::Template;
-use memreport_analysis::group::{self, By, CallTree, Shape};
+use memreport_analysis::group::{self, By, CallTree, NodeKind, Shape};
 use memreport_analysis::{Analysis, Mode, Threads, Usage};
 
 use super::chart::{max_per_bucket, Chart, Marker, Series, MAX_POINTS};
@@ -23,15 +23,19 @@ const JS: &str = include_str!("../../assets/report.js");
 pub const MAX_ROWS: usize = 100;
 
 /// Frames of a stack shown in the table; deeper ones are counted.
-const MAX_STACK: usize = 64;
+const MAX_STACK: usize = 32;
+
+/// Longest frame or location shown in the table, in characters.
+const MAX_TEXT: usize = 200;
 
 /// Locations drawn in the live-bytes-over-time chart.
 const MAX_CURVES: usize = 8;
 
-/// Byte budgets of the flame graphs: two share a report, one has a page to itself. With the
-/// rest of a report (about 150 KB at most) the file stays under 2 MB.
+/// Byte budgets of a report: two flame graphs and the table, plus about 100 KB for the rest
+/// (style, script, charts, legend), keep the file under 2 MB whatever the capture.
 const REPORT_FLAME: FlameOptions<'static> =
-    FlameOptions { whole: "", max_frames: 1500, max_svg_bytes: 800_000 };
+    FlameOptions { whole: "", max_frames: 1500, max_svg_bytes: 650_000 };
+const TABLE_BYTES: usize = 400_000;
 const PAGE_FLAME: FlameOptions<'static> =
     FlameOptions { whole: "", max_frames: 3000, max_svg_bytes: 1_600_000 };
 
@@ -371,7 +375,19 @@ fn flame_section(
         Mode::Leaks => "what was leaked",
         Mode::Temporary(_) => "temporary allocations",
     };
-    let graph = flame::draw(&tree, FlameOptions { whole, ..options });
+    let stacks = analysis.stacks();
+    let names = |kind: NodeKind| {
+        let location = match kind {
+            NodeKind::Frame(f) => stacks.frame(f),
+            _ => None,
+        };
+        let thread = match kind {
+            NodeKind::Thread(tid) => stacks.thread_label(tid),
+            _ => String::new(),
+        };
+        flame::frame_name(location, kind, &thread)
+    };
+    let graph = flame::draw(&tree, &names, FlameOptions { whole, ..options });
     let (heading, intro) = match mode {
         Mode::Peak => (
             format!("Live at the peak: {}", human_size(graph.total.bytes)),
@@ -469,22 +485,36 @@ fn rows(analysis: &Analysis) -> (Vec<Row>, String) {
         }
     }
     let mut rows: Vec<Row> = by_location.into_values().collect();
-    for r in &mut rows {
-        r.peak_size = human_size(r.peak.bytes);
-        r.leaked_size = human_size(r.leaked.bytes);
-        if r.stack.len() > MAX_STACK {
-            let more = r.stack.len() - MAX_STACK;
-            r.stack.truncate(MAX_STACK);
-            r.stack.push(format!("… {more} more frames"));
-        }
-        r.peak_share = percent(r.peak.bytes, peak_total.bytes);
-        r.leaked_share = percent(r.leaked.bytes, leak_total.bytes);
-    }
     rows.sort_by(|a, b| {
         (b.peak.bytes, b.leaked.bytes)
             .cmp(&(a.peak.bytes, a.leaked.bytes))
             .then(a.location.cmp(&b.location))
     });
+    // Rows in order until the byte budget is spent (long paths and deep stacks cost most).
+    let mut spent = 0;
+    let mut kept = 0;
+    for r in &mut rows {
+        r.peak_size = human_size(r.peak.bytes);
+        r.leaked_size = human_size(r.leaked.bytes);
+        r.peak_share = percent(r.peak.bytes, peak_total.bytes);
+        r.leaked_share = percent(r.leaked.bytes, leak_total.bytes);
+        if r.stack.len() > MAX_STACK {
+            let more = r.stack.len() - MAX_STACK;
+            r.stack.truncate(MAX_STACK);
+            r.stack.push(format!("… {more} more frames"));
+        }
+        r.location = shorten(&r.location);
+        for frame in &mut r.stack {
+            *frame = shorten(frame);
+        }
+        // Markup of a row is about 400 bytes besides its text.
+        spent += 400 + r.location.len() + r.stack.iter().map(|f| f.len() + 9).sum::<usize>();
+        if spent > TABLE_BYTES {
+            break;
+        }
+        kept += 1;
+    }
+    rows.truncate(kept.max(1).min(rows.len()));
     let note = if rows.len() < all.len() {
         format!(
             "The {} locations largest at the peak or in leaks, of {}. Click a column to sort; \
@@ -499,6 +529,14 @@ fn rows(analysis: &Analysis) -> (Vec<Row>, String) {
         )
     };
     (rows, note)
+}
+
+/// Text cut to [`MAX_TEXT`] characters, with an ellipsis.
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= MAX_TEXT {
+        return text.to_string();
+    }
+    text.chars().take(MAX_TEXT - 1).chain(['…']).collect()
 }
 
 /// Writes the incident report of an analysis.

@@ -1,0 +1,158 @@
+//! The HTML pages without a browser: golden files (`fixtures/NAME/golden/*.html`, refreshed with
+//! `MEMREPORT_BLESS=1`), flame-graph totals against memray, self-containment, and the 2 MB limit
+//! on a capture with a very long tail of stacks. `tests/browser.rs` loads the same pages in
+//! Chromium.
+
+use memreport_analysis::{Analyzer, Threads};
+use memreport_format::testing::CaptureBuilder;
+use memreport_format::Capture;
+use memreport_report::html::{self, FlamegraphView};
+use serde_json::Value;
+
+use crate::common::*;
+
+/// Pages kept as golden files: a report of a plain, a multi-threaded, an aggregated and a killed
+/// capture, and flame graph pages in the other modes.
+const GOLDEN_PAGES: &[(&str, &[&str], &str)] = &[
+    ("v13-basic", &["report"], "report.html"),
+    ("v13-threads", &["report"], "report.html"),
+    ("v10-aggregated", &["report"], "report.html"),
+    ("v13-killed", &["report"], "report.html"),
+    ("v13-threads", &["flamegraph", "--leaks", "--inverted"], "flamegraph_leaks_inverted.html"),
+    (
+        "v13-threads",
+        &["flamegraph", "--temporary", "--split-threads"],
+        "flamegraph_temporary_split.html",
+    ),
+];
+
+fn page(fixture: &str, args: &[&str]) -> String {
+    let capture = fixtures_dir().join(fixture).join("capture.bin");
+    let mut argv = vec![args[0], capture.to_str().unwrap(), "-o", "-"];
+    argv.extend_from_slice(&args[1..]);
+    let run = memreport(&argv);
+    assert_eq!(run.code, 0, "{fixture} {args:?}: {}", run.stderr);
+    String::from_utf8(run.stdout).expect("pages are UTF-8")
+}
+
+#[test]
+fn pages_match_golden_files() {
+    let mut failures = Vec::new();
+    for (fixture, args, file) in GOLDEN_PAGES {
+        let html = page(fixture, args);
+        let golden = fixtures_dir().join(fixture).join("golden");
+        std::fs::create_dir_all(&golden).unwrap();
+        failures.extend(check_golden(&golden.join(file), html.as_bytes()));
+    }
+    finish(failures);
+}
+
+/// The bytes a flame graph's root frame stands for, read from its tooltip.
+fn root_bytes(html: &str, section: &str) -> u64 {
+    let start = html.find(&format!("id=\"{section}\"")).unwrap_or_else(|| panic!("{section}"));
+    let root = &html[start..];
+    let root = &root[root.find("<g class=\"root\"").expect("a root frame")..];
+    let title = &root[root.find("<title>").unwrap() + 7..root.find("</title>").unwrap()];
+    let open = title.find(" (").unwrap() + 2;
+    let close = title.find(" bytes)").unwrap();
+    title[open..close].replace(',', "").parse().unwrap()
+}
+
+fn oracle_bytes(records: &Value) -> u64 {
+    records.as_array().unwrap().iter().map(|r| r["size"].as_u64().unwrap()).sum()
+}
+
+#[test]
+fn flame_graphs_hold_what_memray_reports() {
+    let mut checked = 0;
+    for dir in fixtures() {
+        let n = name(&dir);
+        let oracle = filereader(&dir);
+        let html = page(&n, &["report"]);
+        for (key, section) in [("peak_merged", "flame-peak"), ("leaks_merged", "flame-leaks")] {
+            let Some(records) = oracle.get(key) else { continue };
+            let want = oracle_bytes(records);
+            if want == 0 || want > 1 << 62 {
+                continue; // Nothing to draw, or a synthetic total that wraps.
+            }
+            assert_eq!(root_bytes(&html, section), want, "{n}: {section}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "only {checked} flame graphs compared");
+}
+
+#[test]
+fn pages_are_self_contained() {
+    for (fixture, args, _) in GOLDEN_PAGES {
+        let html = page(fixture, args);
+        for needle in ["src=", "url(", "@import", "http://", "https://", "<link", "<iframe"] {
+            assert!(!html.contains(needle), "{fixture} {args:?}: contains {needle}");
+        }
+        for href in html.split("href=\"").skip(1) {
+            assert!(
+                href.starts_with('#'),
+                "{fixture} {args:?}: a link leaves the page: {href:.40}"
+            );
+        }
+        assert!(html.contains("<style>") && html.contains("<script>"), "inline style and script");
+    }
+}
+
+/// A capture with 12,000 distinct deep stacks whose names are long: the long tail must fold so
+/// that every page stays under 2 MB, and the page must say so.
+#[test]
+fn a_long_tail_of_stacks_folds_under_2_mb() {
+    let mut b = CaptureBuilder::new();
+    b.context_switch(1);
+    let long = "x".repeat(120);
+    for id in 1..=400u64 {
+        let file = format!("/srv/app/.venv/lib/python3.12/site-packages/pkg{id}/{long}/module.py");
+        b.code_object(id, &format!("function_{id}_{long}"), &file, id as i32, &[]);
+    }
+    // Deterministic pseudo-random paths and sizes.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for i in 0..12_000u64 {
+        let depth = 20 + (next() % 12) as u8;
+        for _ in 0..depth {
+            b.frame_push(1 + next() % 400, 0, false);
+        }
+        b.allocation(0x10_0000 + i * 64, 16 + next() % 4096, 6, 0);
+        let mut left = depth;
+        while left > 0 {
+            let n = left.min(16);
+            b.frame_pop(n);
+            left -= n;
+        }
+        if i % 1000 == 0 {
+            b.memory(100 << 20, i / 100);
+        }
+    }
+    b.trailer();
+    let capture = Capture::from_bytes(b.finish()).unwrap();
+    let analysis = Analyzer::new().temporary([1]).run(capture).unwrap();
+    let mut report = Vec::new();
+    html::write_report(&mut report, &analysis, "long-tail.bin").unwrap();
+    let report = String::from_utf8(report).unwrap();
+    assert!(report.len() < 2_000_000, "report is {} bytes", report.len());
+    assert!(report.contains("smallest are folded into grey “other” frames"), "the fold is told");
+    assert!(report.contains("class=\"other\""), "other frames are drawn");
+    let mut page = Vec::new();
+    let view = FlamegraphView {
+        mode: memreport_analysis::Mode::Peak,
+        threads: Threads::Merged,
+        inverted: true,
+    };
+    html::write_flamegraph(&mut page, &analysis, view, "long-tail.bin").unwrap().unwrap();
+    assert!(page.len() < 2_000_000, "flame graph page is {} bytes", page.len());
+    // The same analysis renders to the same bytes.
+    let mut again = Vec::new();
+    html::write_report(&mut again, &analysis, "long-tail.bin").unwrap();
+    assert!(again == report.as_bytes(), "rendering is deterministic");
+}
