@@ -1,8 +1,9 @@
 //! The HTML pages in a real browser: Debian's headless Chromium, driven over the DevTools protocol
 //! on a pipe (no WebDriver, no network port). Each page is loaded from a file and must raise no
 //! console error or uncaught exception, make no request that leaves the file, show a flame graph
-//! with frames, and zoom when a frame is clicked. A screenshot of every page is saved under
-//! `target/tmp/browser/` for people to look at.
+//! with frames, and zoom when a frame is clicked. A screenshot of every page (and of two in the
+//! dark scheme) is saved under `target/tmp/browser/` for people to look at, with each page's
+//! load time in `timings.tsv`.
 //!
 //! Chromium is required (`.ci/run` installs it); set `MEMREPORT_SKIP_BROWSER=1` to skip these
 //! tests on a machine without it. `MEMREPORT_CHROMIUM` names another binary.
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::{fixtures_dir, memreport};
+use crate::common::{fixtures_dir, long_tail_capture, memreport};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -255,6 +256,23 @@ impl<'b> Page<'b> {
         out
     }
 
+    /// A PNG of the first element matching `selector`.
+    fn screenshot_of(&mut self, selector: &str, path: &Path) {
+        let rect = self.eval(&format!(
+            "(() => {{ const r = document.querySelector('{selector}').getBoundingClientRect(); \
+             return {{x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height}}; }})()"
+        ));
+        let mut clip = rect.clone();
+        clip["scale"] = json!(1);
+        let shot = self.browser.call(
+            Some(&self.session),
+            "Page.captureScreenshot",
+            json!({"format": "png", "captureBeyondViewport": true, "clip": clip}),
+        );
+        std::fs::write(path, base64_decode(shot["data"].as_str().expect("screenshot data")))
+            .unwrap();
+    }
+
     /// A full-page PNG.
     fn screenshot(&mut self, path: &Path) {
         let metrics = self.browser.call(Some(&self.session), "Page.getLayoutMetrics", json!({}));
@@ -326,6 +344,14 @@ fn pages(dir: &Path) -> Vec<(String, PathBuf)> {
         assert_eq!(run.code, 0, "{fixture}: {}", run.stderr);
         pages.push((format!("{fixture}-report"), out));
     }
+    // The worst case for size: a long tail of stacks folded to just under 2 MB.
+    let long_tail = dir.join("long-tail.bin");
+    std::fs::write(&long_tail, long_tail_capture(12_000)).unwrap();
+    let out = dir.join("long-tail-report.html");
+    let run =
+        memreport(&["-q", "report", long_tail.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "long tail: {}", run.stderr);
+    pages.push(("long-tail-report".to_string(), out));
     for (name, args) in [
         ("peak", &[][..]),
         ("leaks", &["--leaks"][..]),
@@ -365,8 +391,17 @@ fn pages_load_offline_without_errors_and_flame_graphs_zoom() {
     let Some(mut browser) = Browser::launch() else { return };
     let dir = out_dir();
     let mut failures = Vec::new();
+    // Load times (the document parsed, styled and its script run), for people; never asserted,
+    // since timing is not a test. Headless Chromium reports no paint timing before a screenshot.
+    let mut timings = String::from("page\tbytes\tload ms\n");
     for (name, file) in pages(&dir) {
         let mut page = Page::open(&mut browser, &file);
+        let load = page.eval("performance.getEntriesByType('navigation')[0].loadEventEnd");
+        timings.push_str(&format!(
+            "{name}\t{}\t{:.0}\n",
+            std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0),
+            load.as_f64().unwrap_or(-1.0)
+        ));
         let frames =
             page.eval("document.querySelectorAll('section.flame svg.fg g[data-w]').length");
         let frames = frames.as_u64().unwrap_or(0);
@@ -427,10 +462,21 @@ fn pages_load_offline_without_errors_and_flame_graphs_zoom() {
             page.eval("document.querySelector('table.sortable').querySelectorAll('th')[1].click()");
         }
         page.screenshot(&dir.join(format!("{name}.png")));
+        page.screenshot_of("section.flame", &dir.join(format!("{name}-flame.png")));
+        if name == "v13-service-report" || name == "v13-threads-flamegraph-peak" {
+            // The same page in the dark scheme, for people to check both.
+            page.browser.call(
+                Some(&page.session),
+                "Emulation.setEmulatedMedia",
+                json!({"features": [{"name": "prefers-color-scheme", "value": "dark"}]}),
+            );
+            page.screenshot(&dir.join(format!("{name}-dark.png")));
+        }
         for p in page.problems() {
             failures.push(format!("{name}: {p}"));
         }
         page.close();
     }
+    std::fs::write(dir.join("timings.tsv"), timings).unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -4,7 +4,6 @@
 //! Chromium.
 
 use memreport_analysis::{Analyzer, Threads};
-use memreport_format::testing::CaptureBuilder;
 use memreport_format::Capture;
 use memreport_report::html::{self, FlamegraphView};
 use serde_json::Value;
@@ -103,39 +102,7 @@ fn pages_are_self_contained() {
 /// that every page stays under 2 MB, and the page must say so.
 #[test]
 fn a_long_tail_of_stacks_folds_under_2_mb() {
-    let mut b = CaptureBuilder::new();
-    b.context_switch(1);
-    let long = "x".repeat(120);
-    for id in 1..=400u64 {
-        let file = format!("/srv/app/.venv/lib/python3.12/site-packages/pkg{id}/{long}/module.py");
-        b.code_object(id, &format!("function_{id}_{long}"), &file, id as i32, &[]);
-    }
-    // Deterministic pseudo-random paths and sizes.
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    for i in 0..12_000u64 {
-        let depth = 20 + (next() % 12) as u8;
-        for _ in 0..depth {
-            b.frame_push(1 + next() % 400, 0, false);
-        }
-        b.allocation(0x10_0000 + i * 64, 16 + next() % 4096, 6, 0);
-        let mut left = depth;
-        while left > 0 {
-            let n = left.min(16);
-            b.frame_pop(n);
-            left -= n;
-        }
-        if i % 1000 == 0 {
-            b.memory(100 << 20, i / 100);
-        }
-    }
-    b.trailer();
-    let capture = Capture::from_bytes(b.finish()).unwrap();
+    let capture = Capture::from_bytes(long_tail_capture(12_000)).unwrap();
     let analysis = Analyzer::new().temporary([1]).run(capture).unwrap();
     let mut report = Vec::new();
     html::write_report(&mut report, &analysis, "long-tail.bin").unwrap();

@@ -1,6 +1,6 @@
 //! Any bytes: the whole analysis (live heap, peak, temporary allocations, stats, grouping, the
-//! call tree and every renderer of `stats`, `top` and `tree`) ends in a result or a typed error,
-//! never a panic.
+//! call tree and every renderer of `stats`, `top`, `tree`, `report` and `flamegraph`) ends in a
+//! result or a typed error, never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -8,6 +8,7 @@ use memreport_analysis::group::{group, series, By, CallTree};
 use memreport_analysis::stats::Stats;
 use memreport_analysis::{Analyzer, Mode, Threads};
 use memreport_format::Capture;
+use memreport_report::html::FlamegraphView;
 use memreport_report::text::Style;
 use memreport_report::top::{TopView, TreeView};
 
@@ -32,4 +33,9 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = series(&analysis, By::Line, 5);
+    memreport_report::html::write_report(&mut sink, &analysis, "fuzz.bin").unwrap();
+    let view = FlamegraphView { mode: Mode::Temporary(0), threads: Threads::Split, inverted: true };
+    if let Some(written) = memreport_report::html::write_flamegraph(&mut sink, &analysis, view, "f") {
+        written.unwrap();
+    }
 });

@@ -102,3 +102,42 @@ pub(crate) fn finish(failures: Vec<String>) {
         );
     }
 }
+
+/// A capture with `n` allocations, each from a distinct pseudo-random stack 20 to 31 frames deep
+/// drawn from 400 functions with long names and paths, never freed: the worst case for the size
+/// of a page.
+pub(crate) fn long_tail_capture(n: u64) -> Vec<u8> {
+    let mut b = memreport_format::testing::CaptureBuilder::new();
+    b.context_switch(1);
+    let long = "x".repeat(120);
+    for id in 1..=400u64 {
+        let file = format!("/srv/app/.venv/lib/python3.12/site-packages/pkg{id}/{long}/module.py");
+        b.code_object(id, &format!("function_{id}_{long}"), &file, id as i32, &[]);
+    }
+    // Deterministic pseudo-random paths and sizes (xorshift).
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for i in 0..n {
+        let depth = 20 + (next() % 12) as u8;
+        for _ in 0..depth {
+            b.frame_push(1 + next() % 400, 0, false);
+        }
+        b.allocation(0x10_0000 + i * 64, 16 + next() % 4096, 6, 0);
+        let mut left = depth;
+        while left > 0 {
+            let pop = left.min(16);
+            b.frame_pop(pop);
+            left -= pop;
+        }
+        if i % 1000 == 0 {
+            b.memory(100 << 20, i / 100);
+        }
+    }
+    b.trailer();
+    b.finish()
+}
