@@ -26,7 +26,7 @@ fn assert_one_error_line(run: &Run, path: &str, needle: &str) {
 #[test]
 fn bad_inputs_exit_2_with_one_line() {
     let png = temp_file("image.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
-    for cmd in ["info", "records", "stats", "top", "tree"] {
+    for cmd in ["info", "records", "stats", "top", "tree", "report", "flamegraph"] {
         let run = memreport(&[cmd, png.to_str().unwrap()]);
         assert_one_error_line(&run, png.to_str().unwrap(), "not a memray capture");
     }
@@ -133,4 +133,57 @@ fn info_text_lists_the_facts() {
     {
         assert!(text.contains(needle), "{needle} missing from\n{text}");
     }
+}
+
+/// The pages are written beside the capture under memray-like names, atomically: a failure
+/// leaves no file, and nothing but the page is left in the directory.
+#[test]
+fn pages_are_written_atomically_beside_the_capture() {
+    let dir = std::env::temp_dir().join(format!("memreport-pages-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let capture = dir.join("service.bin");
+    std::fs::copy(fixtures_dir().join("v13-basic/capture.bin"), &capture).unwrap();
+    let c = capture.to_str().unwrap();
+
+    let run = memreport(&["report", c]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "the page goes to the file, not stdout");
+    assert!(run.stderr.contains("memreport-report-service.html"), "{}", run.stderr);
+    let run = memreport(&["-q", "flamegraph", "--leaks", c]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.is_empty(), "--quiet: {}", run.stderr);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["memreport-flamegraph-service.html", "memreport-report-service.html", "service.bin"]
+    );
+    let page = std::fs::read_to_string(dir.join("memreport-report-service.html")).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
+
+    // An output that cannot be written: exit 2, one line, no file left behind.
+    let missing = dir.join("no-such-dir").join("page.html");
+    let run = memreport(&["report", c, "-o", missing.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.starts_with("memreport: error: ") && run.stderr.contains("page.html"));
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3, "nothing new in the directory");
+
+    // Temporary allocations of an aggregated capture are refused before anything is written.
+    let aggregated = fixtures_dir().join("v13-aggregated/capture.bin");
+    let out = dir.join("temporary.html");
+    let run = memreport(&[
+        "flamegraph",
+        "--temporary",
+        aggregated.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("aggregated capture"), "{}", run.stderr);
+    assert!(!out.exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -26,3 +26,5 @@ mod golden;
 mod browser;
 // The HTML pages as files: golden pages, totals against memray, self-containment, size limit.
 mod html;
+// Inputs that once crashed memreport, through every command.
+mod regressions;

@@ -142,9 +142,13 @@ impl CaptureInfo {
     /// end time was written at start) the time of the last memory sample.
     pub fn duration_ms(&self) -> i64 {
         let h = &self.header;
-        let from_header = h.end_time_ms - h.start_time_ms;
+        // Saturating: a corrupt header can hold any two times.
+        let from_header = h.end_time_ms.saturating_sub(h.start_time_ms);
         match (self.truncated(), self.sample_span_ms) {
-            (true, Some((_, last))) => (last as i64 - h.start_time_ms).max(from_header),
+            (true, Some((_, last))) => i64::try_from(last)
+                .unwrap_or(i64::MAX)
+                .saturating_sub(h.start_time_ms)
+                .max(from_header),
             _ => from_header,
         }
     }

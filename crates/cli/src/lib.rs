@@ -101,7 +101,7 @@ enum Command {
         #[arg(long, conflicts_with = "temporary")]
         leaks: bool,
         /// Allocations freed after at most N other allocations on the same thread (default 1).
-        #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "1")]
+        #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "1")]
         temporary: Option<u64>,
         /// Print JSON instead of text.
         #[arg(long)]
@@ -144,7 +144,7 @@ enum Command {
         #[arg(long, conflicts_with = "temporary")]
         leaks: bool,
         /// Allocations freed after at most N other allocations on the same thread (default 1).
-        #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "1")]
+        #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "1")]
         temporary: Option<u64>,
         /// Put the frames that allocated at the root, their callers below.
         #[arg(long)]

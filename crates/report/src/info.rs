@@ -60,7 +60,7 @@ pub fn to_json(info: &CaptureInfo) -> Value {
         "start_time_ms": h.start_time_ms,
         "end_time_ms": h.end_time_ms,
         "start_time": iso8601_ms(h.start_time_ms),
-        "end_time": iso8601_ms(h.start_time_ms + info.duration_ms()),
+        "end_time": iso8601_ms(h.start_time_ms.saturating_add(info.duration_ms())),
         "duration_ms": info.duration_ms(),
         "header_n_allocations": h.n_allocations,
         "n_allocation_records": info.n_allocation_records,

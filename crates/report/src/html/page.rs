@@ -129,7 +129,8 @@ struct FlamePage {
 /// Seconds from the capture's start; a sample taken before the start (memray writes one in some
 /// captures) counts as taken at the start.
 fn seconds_from_start(analysis: &Analysis, ms: u64) -> f64 {
-    ((ms as i64 - analysis.header().start_time_ms) as f64 / 1000.0).max(0.0)
+    // In floating point: a corrupt capture can hold times whose difference overflows an i64.
+    ((ms as f64 - analysis.header().start_time_ms as f64) / 1000.0).max(0.0)
 }
 
 fn duration_s(analysis: &Analysis) -> f64 {
