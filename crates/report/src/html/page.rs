@@ -1,7 +1,7 @@
 //! The pages: what each section shows, gathered from an analysis into plain values that the
 //! askama templates lay out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 
 use askama::Template;
@@ -447,18 +447,13 @@ fn rows(analysis: &Analysis) -> (Vec<Row>, String) {
     let leak_groups = group::group(analysis, &leaks, By::Line);
     let peak_total = Usage::sum(peak_groups.iter().map(|g| g.usage));
     let leak_total = Usage::sum(leak_groups.iter().map(|g| g.usage));
+    let all: BTreeSet<&str> =
+        peak_groups.iter().chain(&leak_groups).map(|g| g.location.as_str()).collect();
+    // The top locations of each view; a location kept for one view still shows its numbers in
+    // the other.
     let mut by_location: BTreeMap<String, Row> = BTreeMap::new();
-    let mut all: BTreeMap<&str, ()> = BTreeMap::new();
-    for g in peak_groups.iter().chain(&leak_groups) {
-        all.insert(&g.location, ());
-    }
-    for (g, is_peak) in peak_groups
-        .iter()
-        .take(MAX_ROWS)
-        .map(|g| (g, true))
-        .chain(leak_groups.iter().take(MAX_ROWS).map(|g| (g, false)))
-    {
-        let row = by_location.entry(g.location.clone()).or_insert_with(|| Row {
+    for g in peak_groups.iter().take(MAX_ROWS).chain(leak_groups.iter().take(MAX_ROWS)) {
+        by_location.entry(g.location.clone()).or_insert_with(|| Row {
             location: g.location.clone(),
             stack: g.stack.clone(),
             peak: Usage::default(),
@@ -468,13 +463,7 @@ fn rows(analysis: &Analysis) -> (Vec<Row>, String) {
             leaked_size: String::new(),
             leaked_share: String::new(),
         });
-        if is_peak {
-            row.peak = g.usage;
-        } else {
-            row.leaked = g.usage;
-        }
     }
-    // A location kept for one view still shows its number in the other.
     for g in &peak_groups {
         if let Some(row) = by_location.get_mut(&g.location) {
             row.peak = g.usage;
