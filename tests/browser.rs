@@ -460,6 +460,16 @@ fn pages_load_offline_without_errors_and_flame_graphs_zoom() {
                 failures.push(format!("{name}: sorting by leaked bytes did not order the rows"));
             }
             page.eval("document.querySelector('table.sortable').querySelectorAll('th')[1].click()");
+            // Hovering a legend row brings its curve forward.
+            let focused = page.eval(
+                "(() => { const row = document.querySelector('table.legend tr[data-series]'); \
+                 if (!row) return null; row.dispatchEvent(new MouseEvent('mouseenter')); \
+                 const on = document.querySelector('#locations-over-time svg.chart .line.focus') !== null; \
+                 row.dispatchEvent(new MouseEvent('mouseleave')); return on; })()",
+            );
+            if focused == json!(false) {
+                failures.push(format!("{name}: hovering the legend did not bring a curve forward"));
+            }
         }
         page.screenshot(&dir.join(format!("{name}.png")));
         page.screenshot_of("section.flame", &dir.join(format!("{name}-flame.png")));

@@ -179,6 +179,25 @@
     });
   }
 
+  // Hovering a legend row brings its line forward and dims the others.
+  function setUpLegend(table) {
+    var figure = table.previousElementSibling;
+    var svg = figure ? figure.querySelector("svg.chart") : null;
+    if (!svg) return;
+    Array.prototype.forEach.call(table.querySelectorAll("tr[data-series]"), function (row) {
+      var line = svg.querySelector(".line.s" + row.getAttribute("data-series"));
+      if (!line) return;
+      row.addEventListener("mouseenter", function () {
+        svg.classList.add("focusing");
+        line.classList.add("focus");
+      });
+      row.addEventListener("mouseleave", function () {
+        svg.classList.remove("focusing");
+        line.classList.remove("focus");
+      });
+    });
+  }
+
   // ---- Tables -------------------------------------------------------------------------------
   // Click a header to sort by it; click again to reverse. Numbers sort by their exact value.
   function setUpTable(table) {
@@ -214,4 +233,5 @@
   document.querySelectorAll("section.flame").forEach(setUpFlame);
   document.querySelectorAll("svg.chart").forEach(setUpChart);
   document.querySelectorAll("table.sortable").forEach(setUpTable);
+  document.querySelectorAll("table.legend").forEach(setUpLegend);
 })();
