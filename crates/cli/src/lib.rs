@@ -244,11 +244,7 @@ pub fn run_on(
         Command::Records { capture } => records(&capture, &mut out, stderr),
         Command::Stats { capture, json, n } => stats(&cx, &capture, json, n, &mut out, stderr),
         Command::Top { capture, leaks, temporary, json, n, by, split_threads } => {
-            let mode = match (leaks, temporary) {
-                (true, _) => Mode::Leaks,
-                (false, Some(n)) => Mode::Temporary(n),
-                (false, None) => Mode::Peak,
-            };
+            let mode = mode(leaks, temporary);
             let by = match by {
                 ByArg::Line => By::Line,
                 ByArg::Function => By::Function,
@@ -264,11 +260,7 @@ pub fn run_on(
             tree(&cx, &capture, mode, depth, min_share, &mut out, stderr)
         }
         Command::Flamegraph { capture, output, leaks, temporary, inverted, split_threads } => {
-            let mode = match (leaks, temporary) {
-                (true, _) => Mode::Leaks,
-                (false, Some(n)) => Mode::Temporary(n),
-                (false, None) => Mode::Peak,
-            };
+            let mode = mode(leaks, temporary);
             let threads = if split_threads { Threads::Split } else { Threads::Merged };
             let view = FlamegraphView { mode, threads, inverted };
             flamegraph(&cx, &capture, output, view, &mut out, stderr)
@@ -288,6 +280,23 @@ pub fn run_on(
             let _ = writeln!(stderr, "memreport: error: {}", f.message);
             f.code
         }
+    }
+}
+
+/// The mode of `--leaks` / `--temporary[=N]` (the peak when neither is given).
+fn mode(leaks: bool, temporary: Option<u64>) -> Mode {
+    match (leaks, temporary) {
+        (true, _) => Mode::Leaks,
+        (false, Some(n)) => Mode::Temporary(n),
+        (false, None) => Mode::Peak,
+    }
+}
+
+/// The temporary-allocation thresholds a pass must compute for a mode.
+fn thresholds(mode: Mode) -> Vec<u64> {
+    match mode {
+        Mode::Temporary(n) => vec![n],
+        _ => Vec::new(),
     }
 }
 
@@ -427,13 +436,17 @@ fn entries(
     mode: Mode,
     threads: Threads,
 ) -> Result<Vec<memreport_analysis::Entry>, Failure> {
-    analysis.entries(mode, threads).ok_or_else(|| {
-        Failure::input(
-            path,
-            "temporary allocations need every allocation event; an aggregated capture \
-             (memray run --aggregate) only stores peak and leak totals",
-        )
-    })
+    analysis.entries(mode, threads).ok_or_else(|| unavailable(path))
+}
+
+/// Why a view cannot be computed: the only one a pass does not give is temporary allocations of
+/// an aggregated capture.
+fn unavailable(path: &Path) -> Failure {
+    Failure::input(
+        path,
+        "temporary allocations need every allocation event; an aggregated capture \
+         (memray run --aggregate) only stores peak and leak totals",
+    )
 }
 
 fn top(
@@ -443,11 +456,7 @@ fn top(
     out: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let thresholds: Vec<u64> = match opts.mode {
-        Mode::Temporary(n) => vec![n],
-        _ => Vec::new(),
-    };
-    let analysis = analyse(cx, path, &thresholds, false, stderr)?;
+    let analysis = analyse(cx, path, &thresholds(opts.mode), false, stderr)?;
     let rows = entries(&analysis, path, opts.mode, opts.threads)?;
     let groups = group(&analysis, &rows, opts.by);
     let view = memreport_report::top::TopView {
@@ -500,45 +509,38 @@ fn capture_name(path: &Path) -> String {
     path.file_name().unwrap_or(path.as_os_str()).to_string_lossy().into_owned()
 }
 
-/// Writes a page to its target: to stdout, or to a temporary file beside the target that is
-/// renamed over it once complete, so a failure never leaves a partial page.
+/// Writes a rendered page to its target: to stdout, or to a temporary file beside the target
+/// that is renamed over it once complete, so a failure never leaves a partial page. Pages are
+/// rendered before this is called, so a refusal never leaves a file either.
 fn write_page(
     cx: &Context,
     target: Option<&Path>,
+    page: &[u8],
     out: &mut dyn Write,
     stderr: &mut dyn Write,
-    render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<(), Failure> {
     let Some(path) = target else {
-        return output(render(out));
-    };
-    let fail = |e: io::Error| Failure {
-        message: format!("{}: writing output: {e}", path.display()),
-        code: EXIT_BAD_INPUT,
+        return output(out.write_all(page));
     };
     let name = path.file_name().unwrap_or(path.as_os_str()).to_string_lossy();
     let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let written = (|| {
-        let file = std::fs::File::create(&temporary)?;
-        let mut w = BufWriter::with_capacity(1 << 16, file);
-        render(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(page)?;
         file.sync_all()?;
-        std::fs::rename(&temporary, path)?;
-        std::fs::metadata(path)
+        std::fs::rename(&temporary, path)
     })();
-    match written {
-        Ok(meta) => {
-            if !cx.quiet {
-                let _ = writeln!(stderr, "wrote {} ({})", path.display(), human_size(meta.len()));
-            }
-            Ok(())
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&temporary);
-            Err(fail(e))
-        }
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(Failure {
+            message: format!("{}: writing output: {e}", path.display()),
+            code: EXIT_BAD_INPUT,
+        });
     }
+    if !cx.quiet {
+        let _ = writeln!(stderr, "wrote {} ({})", path.display(), human_size(page.len() as u64));
+    }
+    Ok(())
 }
 
 fn flamegraph(
@@ -549,18 +551,13 @@ fn flamegraph(
     out: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let thresholds: Vec<u64> = match view.mode {
-        Mode::Temporary(n) => vec![n],
-        _ => Vec::new(),
-    };
-    let analysis = analyse(cx, path, &thresholds, false, stderr)?;
-    // Refuse before anything is written.
-    entries(&analysis, path, view.mode, view.threads)?;
-    let target = page_target(path, target, "flamegraph");
-    let name = capture_name(path);
-    write_page(cx, target.as_deref(), out, stderr, |w| {
-        html::write_flamegraph(w, &analysis, view, &name).unwrap_or(Ok(()))
-    })?;
+    let analysis = analyse(cx, path, &thresholds(view.mode), false, stderr)?;
+    let mut page = Vec::new();
+    match html::write_flamegraph(&mut page, &analysis, view, &capture_name(path)) {
+        Some(rendered) => output(rendered)?,
+        None => return Err(unavailable(path)),
+    }
+    write_page(cx, page_target(path, target, "flamegraph").as_deref(), &page, out, stderr)?;
     Ok(EXIT_OK)
 }
 
@@ -572,8 +569,8 @@ fn report(
     stderr: &mut dyn Write,
 ) -> Result<u8, Failure> {
     let analysis = analyse(cx, path, &[], true, stderr)?;
-    let target = page_target(path, target, "report");
-    let name = capture_name(path);
-    write_page(cx, target.as_deref(), out, stderr, |w| html::write_report(w, &analysis, &name))?;
+    let mut page = Vec::new();
+    output(html::write_report(&mut page, &analysis, &capture_name(path)))?;
+    write_page(cx, page_target(path, target, "report").as_deref(), &page, out, stderr)?;
     Ok(EXIT_OK)
 }
