@@ -144,7 +144,8 @@ pub fn series(analysis: &Analysis, by: By, n: usize) -> Vec<LocationSeries> {
 /// A call tree: node 0 is the root (all rows); children are callees (callers when inverted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallTree {
-    /// Nodes; `nodes[0]` is the root.
+    /// Nodes; `nodes[0]` is the root, and every node comes after its parent (children have
+    /// larger ids), so one pass in id order visits parents first.
     pub nodes: Vec<TreeNode>,
 }
 
