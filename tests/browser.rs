@@ -336,6 +336,9 @@ fn pages(dir: &Path) -> Vec<(String, PathBuf)> {
         "v13-aggregated",
         "v13-synthetic",
         "v08-basic",
+        "leak-dict-cache",
+        "leak-thread",
+        "rss-untracked",
     ] {
         let out = dir.join(format!("{fixture}-report.html"));
         let capture = fixtures.join(fixture).join("capture.bin");
@@ -473,6 +476,9 @@ fn pages_load_offline_without_errors_and_flame_graphs_zoom() {
         }
         page.screenshot(&dir.join(format!("{name}.png")));
         page.screenshot_of("section.flame", &dir.join(format!("{name}-flame.png")));
+        if name.ends_with("-report") {
+            page.screenshot_of("#verdict", &dir.join(format!("{name}-verdict.png")));
+        }
         if name == "v13-service-report" || name == "v13-threads-flamegraph-peak" {
             // The same page in the dark scheme, for people to check both.
             page.browser.call(

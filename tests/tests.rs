@@ -28,3 +28,5 @@ mod browser;
 mod html;
 // Inputs that once crashed memreport, through every command.
 mod regressions;
+// The leak detector over the labelled corpus of fixtures/workloads.
+mod leaks;

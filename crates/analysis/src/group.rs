@@ -108,6 +108,17 @@ pub struct LocationSeries {
 /// more bytes at the end, then location), for growth detection and temporal charts. Empty for
 /// aggregated captures, which store no timeline per location.
 pub fn series(analysis: &Analysis, by: By, n: usize) -> Vec<LocationSeries> {
+    series_first(analysis, by, n, &[])
+}
+
+/// Like [`series`], with the locations in `first` (say, those a leak finding names) placed
+/// first, in their order.
+pub fn series_first(
+    analysis: &Analysis,
+    by: By,
+    n: usize,
+    first: &[String],
+) -> Vec<LocationSeries> {
     let stacks = analysis.stacks();
     let modules = ModuleResolver::new(analysis.header());
     let n_ticks = analysis.ticks().n_ticks();
@@ -132,9 +143,13 @@ pub fn series(analysis: &Analysis, by: By, n: usize) -> Vec<LocationSeries> {
             bytes,
         })
         .collect();
+    let rank = |s: &LocationSeries| first.iter().position(|f| *f == s.location);
     out.sort_by(|a, b| {
-        (b.max_bytes, b.end_bytes)
-            .cmp(&(a.max_bytes, a.end_bytes))
+        let (ra, rb) = (rank(a), rank(b));
+        rb.is_some()
+            .cmp(&ra.is_some())
+            .then(ra.cmp(&rb))
+            .then((b.max_bytes, b.end_bytes).cmp(&(a.max_bytes, a.end_bytes)))
             .then(a.location.cmp(&b.location))
     });
     out.truncate(n);

@@ -16,6 +16,7 @@
 //! * [`group`] — results grouped by line, function, file or module, and as a call tree.
 //! * [`stacks`] — frames and stacks, with memray's presentation rules.
 //! * [`timeline`] — memory over time, for the whole heap and per site.
+//! * [`leaks`] — is something leaking: growth, unbounded containers, allocator retention.
 //! * [`info`] — a capture's facts (format, truncation, counts, threads, times).
 //!
 //! # Example
@@ -47,6 +48,7 @@ mod analysis;
 pub mod group;
 mod heap;
 pub mod info;
+pub mod leaks;
 mod replay;
 pub mod stacks;
 pub mod stats;

@@ -149,7 +149,13 @@ impl Replay {
         s.live.count = s.live.count.wrapping_add(c.count as u64);
         s.live.bytes = s.live.bytes.wrapping_add(c.added).wrapping_sub(c.removed);
         if self.series {
-            timeline::record(&mut s.series, tick, s.live.bytes, s.live.count);
+            let point = SeriesPoint {
+                tick,
+                bytes: s.live.bytes,
+                count: s.live.count,
+                allocated: s.allocated.count,
+            };
+            timeline::record(&mut s.series, point);
         }
     }
 

@@ -105,6 +105,8 @@ pub struct SeriesPoint {
     pub bytes: u64,
     /// Live blocks at the end of the tick.
     pub count: u64,
+    /// Allocations made at the site so far (cumulative), at the end of the tick.
+    pub allocated: u64,
 }
 
 /// The clock of the site series: which tick the stream is in.
@@ -151,14 +153,11 @@ impl Ticks {
     }
 }
 
-/// Writes `(bytes, count)` as the value of `series` at `tick`.
-pub(crate) fn record(series: &mut Vec<SeriesPoint>, tick: u32, bytes: u64, count: u64) {
+/// Writes a site's totals as the value of `series` at their tick.
+pub(crate) fn record(series: &mut Vec<SeriesPoint>, point: SeriesPoint) {
     match series.last_mut() {
-        Some(last) if last.tick == tick => {
-            last.bytes = bytes;
-            last.count = count;
-        }
-        _ => series.push(SeriesPoint { tick, bytes, count }),
+        Some(last) if last.tick == point.tick => *last = point,
+        _ => series.push(point),
     }
 }
 
@@ -178,14 +177,19 @@ pub(crate) fn fold(series: &mut Vec<SeriesPoint>) {
 /// The value of a sparse series at every tick `0..n_ticks` (a step function: a tick without a
 /// point keeps the previous value).
 pub fn dense(series: &[SeriesPoint], n_ticks: u32) -> Vec<u64> {
+    dense_points(series, n_ticks).into_iter().map(|p| p.bytes).collect()
+}
+
+/// Every field of a sparse series at every tick `0..n_ticks` (zero before the first point).
+pub fn dense_points(series: &[SeriesPoint], n_ticks: u32) -> Vec<SeriesPoint> {
     let mut out = Vec::with_capacity(n_ticks as usize);
-    let mut value = 0;
+    let mut value = SeriesPoint { tick: 0, bytes: 0, count: 0, allocated: 0 };
     let mut points = series.iter().peekable();
     for tick in 0..n_ticks {
         while let Some(p) = points.next_if(|p| p.tick <= tick) {
-            value = p.bytes;
+            value = *p;
         }
-        out.push(value);
+        out.push(SeriesPoint { tick, ..value });
     }
     out
 }
@@ -197,10 +201,10 @@ mod tests {
     #[test]
     fn fold_keeps_the_last_value_of_each_merged_tick() {
         let mut s = vec![
-            SeriesPoint { tick: 0, bytes: 1, count: 1 },
-            SeriesPoint { tick: 1, bytes: 2, count: 2 },
-            SeriesPoint { tick: 3, bytes: 4, count: 4 },
-            SeriesPoint { tick: 4, bytes: 5, count: 5 },
+            SeriesPoint { tick: 0, bytes: 1, count: 1, allocated: 1 },
+            SeriesPoint { tick: 1, bytes: 2, count: 2, allocated: 2 },
+            SeriesPoint { tick: 3, bytes: 4, count: 4, allocated: 4 },
+            SeriesPoint { tick: 4, bytes: 5, count: 5, allocated: 5 },
         ];
         fold(&mut s);
         let ticks: Vec<(u32, u64)> = s.iter().map(|p| (p.tick, p.bytes)).collect();

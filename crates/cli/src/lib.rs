@@ -131,6 +131,15 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         min_share: f64,
     },
+    /// Is something leaking, where, how fast, and how sure: growth, unbounded containers and
+    /// allocator retention, each with evidence.
+    Leaks {
+        /// The capture file (.bin).
+        capture: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// A self-contained HTML flame graph of what was live at the peak (default), still live at
     /// the end (--leaks), or allocated and freed almost at once (--temporary).
     Flamegraph {
@@ -265,6 +274,7 @@ pub fn run_on(
             let view = FlamegraphView { mode, threads, inverted };
             flamegraph(&cx, &capture, output, view, &mut out, stderr)
         }
+        Command::Leaks { capture, json } => leaks(&cx, &capture, json, &mut out, stderr),
         Command::Report { capture, output } => report(&cx, &capture, output, &mut out, stderr),
     };
     let flushed = out.flush();
@@ -572,5 +582,22 @@ fn report(
     let mut page = Vec::new();
     output(html::write_report(&mut page, &analysis, &capture_name(path)))?;
     write_page(cx, page_target(path, target, "report").as_deref(), &page, out, stderr)?;
+    Ok(EXIT_OK)
+}
+
+fn leaks(
+    cx: &Context,
+    path: &Path,
+    json: bool,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let analysis = analyse(cx, path, &[], true, stderr)?;
+    let found = memreport_analysis::leaks::detect(&analysis);
+    if json {
+        output(memreport_report::leaks::write_json(out, &analysis, &found))?;
+    } else {
+        output(memreport_report::leaks::write_text(out, &analysis, &found, cx.style))?;
+    }
     Ok(EXIT_OK)
 }

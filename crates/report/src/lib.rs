@@ -8,6 +8,7 @@
 //!
 //! * [`info`] — `memreport info` as JSON ([`info::to_json`]) or text ([`info::write_text`]).
 //! * [`stats`] — `memreport stats`: memray's JSON keys and order, or text.
+//! * [`leaks`] — `memreport leaks`: verdict, reason and findings.
 //! * [`top`] — `memreport top` and `memreport tree`.
 //! * [`html`] — the incident report and flame graphs as self-contained HTML pages.
 //! * [`text`] — human sizes, aligned tables, colour only on a terminal.
@@ -16,6 +17,7 @@
 
 pub mod html;
 pub mod info;
+pub mod leaks;
 pub mod stats;
 pub mod text;
 pub mod time;

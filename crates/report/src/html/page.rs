@@ -6,6 +6,7 @@ use std::io::{self, Write};
 
 use askama::Template;
 use memreport_analysis::group::{self, By, CallTree, NodeKind, Shape};
+use memreport_analysis::leaks;
 use memreport_analysis::{Analysis, Mode, Threads, Usage};
 
 use super::chart::{max_per_bucket, Chart, Marker, Series, MAX_POINTS};
@@ -84,6 +85,24 @@ struct Row {
     leaked_share: String,
 }
 
+/// The leak verdict, leading the report.
+struct VerdictView {
+    name: &'static str,
+    reason: String,
+    findings: Vec<FindingView>,
+}
+
+/// A finding as the report lists it.
+struct FindingView {
+    kind: &'static str,
+    location: String,
+    numbers: String,
+    confidence: String,
+    thread: Option<String>,
+    evidence: String,
+    stack: Vec<String>,
+}
+
 /// A line of the live-bytes chart's legend.
 struct Legend {
     index: usize,
@@ -106,6 +125,7 @@ struct ReportPage {
     css: &'static str,
     js: &'static str,
     header: Header,
+    verdict: VerdictView,
     cards: Vec<Card>,
     memory_views: Vec<ChartView>,
     memory_note: String,
@@ -311,7 +331,7 @@ fn memory_charts(analysis: &Analysis) -> (Vec<ChartView>, String) {
     (views, note)
 }
 
-fn curves_chart(analysis: &Analysis) -> (Option<String>, String, Vec<Legend>) {
+fn curves_chart(analysis: &Analysis, first: &[String]) -> (Option<String>, String, Vec<Legend>) {
     if analysis.is_aggregated() {
         return (
             None,
@@ -319,7 +339,7 @@ fn curves_chart(analysis: &Analysis) -> (Option<String>, String, Vec<Legend>) {
             Vec::new(),
         );
     }
-    let series = group::series(analysis, By::Line, MAX_CURVES);
+    let series = group::series_first(analysis, By::Line, MAX_CURVES, first);
     if series.is_empty() || analysis.timeline().points().is_empty() {
         return (None, "No location held memory over time.".to_string(), Vec::new());
     }
@@ -349,8 +369,8 @@ fn curves_chart(analysis: &Analysis) -> (Option<String>, String, Vec<Legend>) {
     };
     let samples_per_tick = analysis.ticks().samples_per_tick;
     let note = format!(
-        "Live bytes of each location at the end of every {}, for the {} locations whose live \
-         bytes rose highest.",
+        "Live bytes of each location at the end of every {}, for the {} locations the leak \
+         findings name and, after them, those whose live bytes rose highest.",
         if samples_per_tick == 1 {
             "memory sample".to_string()
         } else {
@@ -521,6 +541,27 @@ fn rows(analysis: &Analysis) -> (Vec<Row>, String) {
     (rows, note)
 }
 
+fn verdict_view(analysis: &Analysis, found: &leaks::Leaks) -> VerdictView {
+    let stacks = analysis.stacks();
+    VerdictView {
+        name: found.verdict.name(),
+        reason: found.reason.clone(),
+        findings: found
+            .findings
+            .iter()
+            .map(|f| FindingView {
+                kind: f.kind.name(),
+                location: shorten(&f.location),
+                numbers: crate::leaks::finding_numbers(f),
+                confidence: format!("{:.2}", f.confidence),
+                thread: f.thread.map(|t| stacks.thread_label(t)),
+                evidence: f.evidence.clone(),
+                stack: f.stack.iter().take(MAX_STACK).map(|s| shorten(s)).collect(),
+            })
+            .collect(),
+    }
+}
+
 /// Text cut to [`MAX_TEXT`] characters, with an ellipsis.
 fn shorten(text: &str) -> String {
     if text.chars().count() <= MAX_TEXT {
@@ -537,7 +578,14 @@ pub fn write_report(
 ) -> io::Result<()> {
     let leaked = analysis.total(Mode::Leaks).unwrap_or_default();
     let (memory_views, memory_note) = memory_charts(analysis);
-    let (curves_chart, curves_note, legend) = curves_chart(analysis);
+    let found = leaks::detect(analysis);
+    let first: Vec<String> = found
+        .findings
+        .iter()
+        .filter(|f| f.kind != leaks::Kind::AllocatorRetention)
+        .map(|f| f.location.clone())
+        .collect();
+    let (curves_chart, curves_note, legend) = curves_chart(analysis, &first);
     let flames = [(Mode::Peak, "flame-peak"), (Mode::Leaks, "flame-leaks")]
         .into_iter()
         .filter_map(|(mode, id)| {
@@ -549,6 +597,7 @@ pub fn write_report(
         css: CSS,
         js: JS,
         header: header(analysis, capture_name, "Memory report"),
+        verdict: verdict_view(analysis, &found),
         cards: cards(analysis, leaked),
         memory_views,
         memory_note,

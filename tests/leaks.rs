@@ -1,0 +1,129 @@
+//! The leak detector over the labelled corpus (`fixtures/workloads/expected-leaks.json`): every
+//! capture gets its expected verdict, leaks are found at the expected locations (and thread, and
+//! kind where labelled), and the negatives get no finding in the live heap. The test prints the
+//! precision and recall of the "leak" verdict over the corpus.
+
+use serde_json::Value;
+
+use crate::common::*;
+
+fn labels() -> serde_json::Map<String, Value> {
+    let path = fixtures_dir().join("workloads/expected-leaks.json");
+    let text = std::fs::read_to_string(&path).expect("the labels");
+    let mut labels: serde_json::Map<String, Value> = serde_json::from_str(&text).unwrap();
+    labels.remove("_doc");
+    labels
+}
+
+fn leaks_json(fixture: &str) -> Value {
+    let capture = fixtures_dir().join(fixture).join("capture.bin");
+    let run = memreport(&["leaks", "--json", capture.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{fixture}: {}", run.stderr);
+    serde_json::from_slice(&run.stdout).expect("leaks --json is JSON")
+}
+
+/// What is wrong with one capture's answer, if anything.
+fn check(fixture: &str, label: &Value, got: &Value) -> Vec<String> {
+    let mut wrong = Vec::new();
+    let verdict = got["verdict"].as_str().unwrap();
+    let want = label["verdict"].as_str().unwrap();
+    if verdict != want {
+        wrong.push(format!("{fixture}: verdict {verdict}, expected {want} ({})", got["reason"]));
+    }
+    let findings = got["findings"].as_array().unwrap();
+    let heap: Vec<&Value> =
+        findings.iter().filter(|f| f["kind"] != "allocator-retention").collect();
+    if let Some(locations) = label.get("locations").and_then(Value::as_array) {
+        let named = heap.iter().find(|f| {
+            let location = f["location"].as_str().unwrap();
+            locations.iter().any(|l| location.starts_with(&format!("{}:", l.as_str().unwrap())))
+        });
+        match named {
+            None => wrong.push(format!(
+                "{fixture}: no finding at {locations:?}; found {:?}",
+                heap.iter().map(|f| f["location"].clone()).collect::<Vec<_>>()
+            )),
+            Some(f) => {
+                if let Some(thread) = label.get("thread").and_then(Value::as_str) {
+                    if !f["thread"].as_str().is_some_and(|t| t.contains(thread)) {
+                        wrong.push(format!("{fixture}: thread {}, expected {thread}", f["thread"]));
+                    }
+                }
+                if let Some(kind) = label.get("kind").and_then(Value::as_str) {
+                    if f["kind"] != kind && verdict == "leak" {
+                        wrong.push(format!("{fixture}: kind {}, expected {kind}", f["kind"]));
+                    }
+                }
+            }
+        }
+    }
+    if want == "no-leak" && !heap.is_empty() {
+        wrong.push(format!("{fixture}: findings in the heap of a non-leak: {heap:?}"));
+    }
+    if want != "leak" {
+        if let Some(kind) = label.get("kind").and_then(Value::as_str) {
+            if !findings.iter().any(|f| f["kind"] == kind) {
+                wrong.push(format!("{fixture}: no {kind} finding: {findings:?}"));
+            }
+        }
+    }
+    if let Some(reason) = label.get("reason").and_then(Value::as_str) {
+        if !got["reason"].as_str().unwrap().contains(reason) {
+            wrong.push(format!(
+                "{fixture}: reason {}, expected it to say {reason:?}",
+                got["reason"]
+            ));
+        }
+    }
+    for f in findings {
+        for key in [
+            "kind",
+            "location",
+            "stack",
+            "thread",
+            "live_bytes_end",
+            "growth_bytes",
+            "growth_rate_bytes_per_s",
+            "confidence",
+            "evidence",
+        ] {
+            assert!(f.get(key).is_some(), "{fixture}: a finding without {key}");
+        }
+        let c = f["confidence"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&c), "{fixture}: confidence {c}");
+    }
+    wrong
+}
+
+#[test]
+fn the_labelled_corpus_gets_its_expected_verdicts() {
+    let labels = labels();
+    assert!(labels.len() >= 20, "the corpus has {} labelled captures", labels.len());
+    let mut wrong = Vec::new();
+    let (mut tp, mut fp, mut fn_) = (0, 0, 0);
+    for (fixture, label) in &labels {
+        let got = leaks_json(fixture);
+        let problems = check(fixture, label, &got);
+        let said_leak = got["verdict"] == "leak";
+        let is_leak = label["verdict"] == "leak";
+        match (said_leak, is_leak) {
+            (true, true) if problems.is_empty() => tp += 1,
+            (true, true) => {
+                fp += 1; // a leak found at the wrong place is not a true positive
+                fn_ += 1;
+            }
+            (true, false) => fp += 1,
+            (false, true) => fn_ += 1,
+            (false, false) => {}
+        }
+        wrong.extend(problems);
+    }
+    let precision = tp as f64 / (tp + fp).max(1) as f64;
+    let recall = tp as f64 / (tp + fn_).max(1) as f64;
+    eprintln!(
+        "leak corpus: {} captures; precision {precision:.2}, recall {recall:.2} ({tp} true \
+         positives, {fp} false positives, {fn_} missed)",
+        labels.len()
+    );
+    finish(wrong);
+}
