@@ -12,6 +12,8 @@ const COMMANDS: &[&[&str]] = &[
     &["top", "--split-threads"],
     &["top", "--temporary=0", "--by", "module"],
     &["tree", "--leaks"],
+    &["leaks"],
+    &["leaks", "--json"],
     &["report", "-o", "-"],
     &["flamegraph", "--inverted", "--split-threads", "-o", "-"],
     &["flamegraph", "--temporary=3", "-o", "-"],

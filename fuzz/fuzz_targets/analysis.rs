@@ -1,6 +1,6 @@
 //! Any bytes: the whole analysis (live heap, peak, temporary allocations, stats, grouping, the
-//! call tree and every renderer of `stats`, `top`, `tree`, `report` and `flamegraph`) ends in a
-//! result or a typed error, never a panic.
+//! call tree, leak detection and every renderer of `stats`, `top`, `tree`, `leaks`, `report` and
+//! `flamegraph`) ends in a result or a typed error, never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -33,6 +33,9 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = series(&analysis, By::Line, 5);
+    let found = memreport_analysis::leaks::detect(&analysis);
+    memreport_report::leaks::write_json(&mut sink, &analysis, &found).unwrap();
+    memreport_report::leaks::write_text(&mut sink, &analysis, &found, Style::default()).unwrap();
     memreport_report::html::write_report(&mut sink, &analysis, "fuzz.bin").unwrap();
     let view = FlamegraphView { mode: Mode::Temporary(0), threads: Threads::Split, inverted: true };
     if let Some(written) = memreport_report::html::write_flamegraph(&mut sink, &analysis, view, "f") {

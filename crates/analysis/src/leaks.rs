@@ -708,6 +708,60 @@ mod tests {
         assert!((normal_cdf(-1.644854) - 0.05).abs() < 1e-6);
     }
 
+    /// A location's series from live bytes per tick (one allocation per tick, one block each).
+    fn location(bytes: &[u64]) -> LocationSeries {
+        let points = bytes
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| SeriesPoint {
+                tick: i as u32,
+                bytes: b,
+                count: i as u64,
+                allocated: i as u64,
+            })
+            .collect();
+        LocationSeries { points, by_thread: BTreeMap::new(), best_stack: None, arena: false }
+    }
+
+    fn times(n: usize) -> Vec<f64> {
+        (0..n).map(|i| i as f64 * 0.01).collect()
+    }
+
+    #[test]
+    fn a_steady_climb_is_a_candidate() {
+        let bytes: Vec<u64> = (0..100).map(|i| i * 1000).collect();
+        let c = examine(&location(&bytes), &times(100), 20).expect("rising");
+        assert_eq!(c.growth, 79_000);
+        assert!(c.trend.confidence() > 0.99);
+        assert!((c.trend.slope - 100_000.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn plateaus_spikes_and_sawtooths_are_not() {
+        // A bounded cache: fills by the middle, then flat.
+        let plateau: Vec<u64> = (0..100).map(|i| i.min(50) * 1000).collect();
+        assert!(examine(&location(&plateau), &times(100), 20).is_none());
+        // A spike that is freed.
+        let spike: Vec<u64> =
+            (0..100).map(|i| if (40..50).contains(&i) { 1 << 20 } else { 10 }).collect();
+        assert!(examine(&location(&spike), &times(100), 20).is_none());
+        // A sawtooth that ends low.
+        let saw: Vec<u64> = (0..100).map(|i| (i % 30) * 1000).collect();
+        assert!(examine(&location(&saw), &times(100), 20).is_none());
+        // Falling.
+        let falling: Vec<u64> = (0..100).map(|i| (100 - i) * 1000).collect();
+        assert!(examine(&location(&falling), &times(100), 20).is_none());
+    }
+
+    #[test]
+    fn a_sawtooth_that_ends_high_is_an_unsteady_candidate() {
+        // Passes the shape checks by ending at a tooth's top, but the trend is weak.
+        let saw: Vec<u64> = (0..100).map(|i| (i % 25) * 1000 + 1).collect();
+        if let Some(c) = examine(&location(&saw), &times(100), 20) {
+            assert!(c.trend.confidence() < REPORT_CONFIDENCE, "{}", c.trend.confidence());
+        }
+    }
+
     #[test]
     fn subsampling_keeps_both_ends() {
         assert_eq!(subsample(5, 10), vec![0, 1, 2, 3, 4]);
