@@ -1,7 +1,8 @@
 //! The leak detector over the labelled corpus (`fixtures/workloads/expected-leaks.json`): every
 //! capture gets its expected verdict, leaks are found at the expected locations (and thread, and
-//! kind where labelled), and the negatives get no finding in the live heap. The test prints the
-//! precision and recall of the "leak" verdict over the corpus.
+//! kind where labelled), and the negatives get no finding in the live heap. Known misses are
+//! asserted as recorded and counted as misses. The test prints the precision and recall of the
+//! "leak" verdict over the corpus (run it with `--nocapture`).
 
 use serde_json::Value;
 
@@ -22,10 +23,21 @@ fn leaks_json(fixture: &str) -> Value {
     serde_json::from_slice(&run.stdout).expect("leaks --json is JSON")
 }
 
-/// What is wrong with one capture's answer, if anything.
+/// What is wrong with one capture's answer, if anything. A label's "known" entry is a case the
+/// detector gets wrong today: its answer is asserted as recorded, so a change shows either way.
 fn check(fixture: &str, label: &Value, got: &Value) -> Vec<String> {
     let mut wrong = Vec::new();
     let verdict = got["verdict"].as_str().unwrap();
+    if let Some(known) = label.get("known") {
+        let said = known["verdict"].as_str().unwrap();
+        if verdict != said {
+            wrong.push(format!(
+                "{fixture}: verdict {verdict}; the known miss recorded {said} ({}): update the label",
+                got["reason"]
+            ));
+        }
+        return wrong;
+    }
     let want = label["verdict"].as_str().unwrap();
     if verdict != want {
         wrong.push(format!("{fixture}: verdict {verdict}, expected {want} ({})", got["reason"]));
@@ -106,8 +118,9 @@ fn the_labelled_corpus_gets_its_expected_verdicts() {
         let problems = check(fixture, label, &got);
         let said_leak = got["verdict"] == "leak";
         let is_leak = label["verdict"] == "leak";
+        let right = problems.is_empty() && label.get("known").is_none();
         match (said_leak, is_leak) {
-            (true, true) if problems.is_empty() => tp += 1,
+            (true, true) if right => tp += 1,
             (true, true) => {
                 fp += 1; // a leak found at the wrong place is not a true positive
                 fn_ += 1;

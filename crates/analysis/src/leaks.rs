@@ -542,14 +542,8 @@ fn examine(series: &LocationSeries, times: &[f64], cut: usize) -> Option<Candida
         return None;
     }
     let growth = last.bytes - first.bytes;
-    let max = points.iter().map(|p| p.bytes).max().unwrap_or(0);
-    // A spike that was freed, or a sawtooth that happened to end high.
-    if ((last.bytes - first.bytes) as f64) < END_SHARE * (max - first.bytes) as f64 {
-        return None;
-    }
-    // A plateau: the growth happened, then stopped.
-    let two_thirds = &points[points.len() * 2 / 3];
-    if (last.bytes.saturating_sub(two_thirds.bytes) as f64) < LAST_THIRD_SHARE * growth as f64 {
+    let bytes: Vec<u64> = points.iter().map(|p| p.bytes).collect();
+    if !still_rising(&bytes) {
         return None;
     }
     let idx = subsample(points.len(), MAX_POINTS);
@@ -562,6 +556,20 @@ fn examine(series: &LocationSeries, times: &[f64], cut: usize) -> Option<Candida
         end_blocks: last.count,
         allocations: last.allocated.saturating_sub(first.allocated),
     })
+}
+
+/// Whether a series that rose is still rising at its end: it ends near its maximum (not a spike
+/// that was freed, nor a sawtooth) and it rose in its last third (not a plateau).
+fn still_rising(values: &[u64]) -> bool {
+    let (Some(&first), Some(&last)) = (values.first(), values.last()) else { return false };
+    if last <= first {
+        return false;
+    }
+    let growth = (last - first) as f64;
+    let max = values.iter().copied().max().unwrap_or(last);
+    let two_thirds = values[values.len() * 2 / 3];
+    growth >= END_SHARE * (max - first) as f64
+        && last.saturating_sub(two_thirds) as f64 >= LAST_THIRD_SHARE * growth
 }
 
 /// Findings at one location (a container and what it holds) become one, summed.
@@ -586,7 +594,8 @@ fn merge_same_location(findings: &mut Vec<Finding>) {
     *findings = merged;
 }
 
-/// The heap's growth and trend after the warm-up, from the memory samples.
+/// The heap's growth and trend after the warm-up, from the memory samples, if it is still rising
+/// at the end.
 fn heap_growth(analysis: &Analysis, warmup: f64) -> Option<(u64, Trend)> {
     let start = analysis.header().start_time_ms as f64;
     let points: Vec<(f64, f64)> = analysis
@@ -597,6 +606,10 @@ fn heap_growth(analysis: &Analysis, warmup: f64) -> Option<(u64, Trend)> {
         .filter(|(t, _)| *t >= warmup)
         .collect();
     if points.len() < MIN_SAMPLES {
+        return None;
+    }
+    let heap: Vec<u64> = points.iter().map(|p| p.1 as u64).collect();
+    if !still_rising(&heap) {
         return None;
     }
     let idx = subsample(points.len(), MAX_POINTS);
