@@ -33,6 +33,7 @@ use memreport_format::Allocator;
 
 use crate::analysis::Analysis;
 use crate::stacks::{spell, NO_STACK};
+use crate::stats::{ModuleKind, ModuleResolver};
 use crate::timeline::{dense_points, SeriesPoint};
 
 /// Share of the run treated as warm-up and left out of every trend.
@@ -117,8 +118,13 @@ impl Kind {
 pub struct Finding {
     /// What it is.
     pub kind: Kind,
-    /// `function:file:line` of the innermost frame; `process RSS` for allocator retention.
+    /// `function:file:line` of the innermost frame of the program's own code (not the standard
+    /// library, installed packages or memray), else the innermost frame; for a container, the
+    /// line that grows it; `process RSS` for allocator retention.
     pub location: String,
+    /// `function:file:line` of the innermost frame, where the growing memory is allocated (the
+    /// location of the per-location charts); empty for allocator retention.
+    pub allocated_at: String,
     /// The stack that grows most there, innermost first.
     pub stack: Vec<String>,
     /// The thread, when one thread carries the growth and the capture has several.
@@ -300,6 +306,7 @@ pub fn detect(analysis: &Analysis) -> Leaks {
 
     // Sites summed by location (innermost frame).
     let stacks = analysis.stacks();
+    let modules = ModuleResolver::new(analysis.header());
     let mut locations: BTreeMap<String, LocationSeries> = BTreeMap::new();
     for site in analysis.sites() {
         if site.series.is_empty() {
@@ -344,23 +351,31 @@ pub fn detect(analysis: &Analysis) -> Leaks {
         if candidate.growth < min_growth && !container {
             continue;
         }
-        let (stack, thread) = match series.best_stack {
+        let (stack, useful, thread) = match series.best_stack {
             Some((_, node, tid)) => {
-                let frames = stacks.python_stack(node, tid).iter().map(|l| spell(l)).collect();
+                let frames = stacks.python_stack(node, tid);
+                // The innermost frame of the program itself: the standard library, installed
+                // packages and memray's own frames say little about whose code leaks.
+                let useful = frames
+                    .iter()
+                    .find(|l| is_own_code(&modules, &l.filename))
+                    .map_or_else(|| location.clone(), |l| spell(l));
+                let frames = frames.iter().map(|l| spell(l)).collect();
                 // The thread matters when one thread carries (nearly) all the growth.
                 let total: i128 = series.by_thread.values().filter(|g| **g > 0).sum();
                 let own = series.by_thread.get(&tid).copied().unwrap_or(0);
                 let thread = (multi_threaded && total > 0 && own * 10 >= total * 9).then_some(tid);
-                (frames, thread)
+                (frames, useful, thread)
             }
-            None => (Vec::new(), None),
+            None => (Vec::new(), location.clone(), None),
         };
         let confidence = candidate.trend.confidence();
         let per_allocation = (candidate.allocations > 0)
             .then(|| candidate.growth as f64 / candidate.allocations as f64);
         let finding = Finding {
             kind: if container { Kind::UnboundedContainer } else { Kind::Growth },
-            location: location.clone(),
+            location: useful,
+            allocated_at: location.clone(),
             stack,
             thread,
             live_bytes_end: candidate.end_bytes,
@@ -377,7 +392,8 @@ pub fn detect(analysis: &Analysis) -> Leaks {
             if candidate.growth >= min_growth
                 && largest_unsteady.as_ref().is_none_or(|(g, _, _)| candidate.growth > *g)
             {
-                largest_unsteady = Some((candidate.growth, location.clone(), candidate.trend.tau));
+                largest_unsteady =
+                    Some((candidate.growth, finding.location.clone(), candidate.trend.tau));
             }
             continue;
         }
@@ -402,7 +418,7 @@ pub fn detect(analysis: &Analysis) -> Leaks {
         }
         let holder = containers.iter().find(|c| {
             // `function:file` of the line that grows the container, any line of it.
-            let function_file = c.location.rsplit_once(':').map_or("", |(ff, _)| ff);
+            let function_file = c.allocated_at.rsplit_once(':').map_or("", |(ff, _)| ff);
             f.stack
                 .iter()
                 .skip(1)
@@ -413,8 +429,8 @@ pub fn detect(analysis: &Analysis) -> Leaks {
             f.evidence = format!(
                 "{} of objects allocated at {} are held by the container grown at {}",
                 human(f.growth_bytes as f64),
-                f.location,
-                c.location
+                f.allocated_at,
+                c.allocated_at
             );
             f.location = c.location.clone();
             f.stack = c.stack.clone();
@@ -558,6 +574,21 @@ fn examine(series: &LocationSeries, times: &[f64], cut: usize) -> Option<Candida
     })
 }
 
+/// Whether a file is the program's own code rather than the standard library, an installed
+/// package or memray. Captures before memray 1.20 store no interpreter paths, so well-known path
+/// shapes decide there.
+fn is_own_code(modules: &ModuleResolver<'_>, filename: &str) -> bool {
+    match modules.classify(filename).1 {
+        ModuleKind::Stdlib | ModuleKind::SitePackages => false,
+        ModuleKind::Project | ModuleKind::Unknown => {
+            !(filename.starts_with('<')
+                || filename.contains("/site-packages/")
+                || filename.contains("/dist-packages/")
+                || filename.contains("/lib/python3"))
+        }
+    }
+}
+
 /// Whether a series that rose is still rising at its end: it ends near its maximum (not a spike
 /// that was freed, nor a sawtooth) and it rose in its last third (not a plateau).
 fn still_rising(values: &[u64]) -> bool {
@@ -654,6 +685,7 @@ fn allocator_retention(
     Some(Finding {
         kind: Kind::AllocatorRetention,
         location: "process RSS".to_string(),
+        allocated_at: String::new(),
         stack: Vec::new(),
         thread: None,
         live_bytes_end: (last.1 - last.2).max(0.0) as u64,

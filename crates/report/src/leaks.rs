@@ -13,6 +13,7 @@ use crate::text::{human_size, Style};
 struct FindingJson<'a> {
     kind: &'static str,
     location: &'a str,
+    allocated_at: &'a str,
     stack: &'a [String],
     thread: Option<String>,
     live_bytes_end: u64,
@@ -52,6 +53,7 @@ pub fn write_json(out: &mut dyn Write, analysis: &Analysis, leaks: &Leaks) -> io
             .map(|f| FindingJson {
                 kind: f.kind.name(),
                 location: &f.location,
+                allocated_at: &f.allocated_at,
                 stack: &f.stack,
                 thread: f.thread.map(|t| stacks.thread_label(t)),
                 live_bytes_end: f.live_bytes_end,

@@ -583,7 +583,7 @@ pub fn write_report(
         .findings
         .iter()
         .filter(|f| f.kind != leaks::Kind::AllocatorRetention)
-        .map(|f| f.location.clone())
+        .map(|f| f.allocated_at.clone())
         .collect();
     let (curves_chart, curves_note, legend) = curves_chart(analysis, &first);
     let flames = [(Mode::Peak, "flame-peak"), (Mode::Leaks, "flame-leaks")]
