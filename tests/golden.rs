@@ -1,4 +1,4 @@
-//! The terminal and JSON outputs of `stats`, `top` and `tree`, as golden files beside the
+//! The terminal and JSON outputs of `stats`, `top`, `tree` and `leaks`, as golden files beside the
 //! fixtures (`fixtures/NAME/golden/*.txt`), refreshed with `MEMREPORT_BLESS=1`; and `top --json`
 //! end to end against memray's records grouped by location.
 
@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::common::*;
 
 /// Fixtures whose outputs are kept as golden files: every version, both file formats, threads,
-/// native stacks, a killed process and the largest capture.
+/// native stacks, a killed process, the largest capture, and two of the leak corpus.
 const GOLDEN_FIXTURES: &[&str] = &[
     "v08-basic",
     "v10-aggregated",
@@ -20,6 +20,8 @@ const GOLDEN_FIXTURES: &[&str] = &[
     "v13-pyalloc",
     "v13-service",
     "v13-threads",
+    "leak-thread",
+    "rss-untracked",
 ];
 
 const COMMANDS: &[&[&str]] = &[
@@ -33,6 +35,8 @@ const COMMANDS: &[&[&str]] = &[
     &["top", "--by", "file", "--leaks", "--json"],
     &["tree"],
     &["tree", "--leaks", "--depth", "4"],
+    &["leaks"],
+    &["leaks", "--json"],
 ];
 
 #[test]

@@ -66,6 +66,9 @@ const END_SHARE: f64 = 0.8;
 /// One block (or up to this many) carrying the growth is a container being reallocated.
 const CONTAINER_BLOCKS: u64 = 4;
 
+/// A container (which names what other findings hold) must grow by at least this much.
+const MIN_CONTAINER_GROWTH: u64 = 16 * 1024;
+
 /// A container must have been reallocated at least this many times in the window.
 const CONTAINER_REALLOCS: u64 = 8;
 
@@ -304,19 +307,39 @@ pub fn detect(analysis: &Analysis) -> Leaks {
     let pymalloc_untraced = !analysis.header().trace_python_allocators
         && !analysis.header().python_allocator.is_malloc();
 
-    // Sites summed by location (innermost frame).
+    // Sites summed by location (innermost frame). A location whose live bytes grew by less than
+    // the smallest container over the window cannot be a finding, so only the others get dense
+    // series: memory stays proportional to the growing locations, not to all of them.
     let stacks = analysis.stacks();
     let modules = ModuleResolver::new(analysis.header());
+    let sites = analysis.sites();
+    let (cut_tick, end_tick) = (cut as u32, n_ticks as u32 - 1);
+    let labels: Vec<Option<String>> = sites
+        .iter()
+        .map(|site| {
+            (!site.series.is_empty()).then(|| {
+                let stack = stacks.python_stack(site.python_node, site.tid);
+                stack.first().map_or_else(|| NO_STACK.to_string(), |l| spell(l))
+            })
+        })
+        .collect();
+    let mut net: BTreeMap<&str, i128> = BTreeMap::new();
+    for (site, label) in sites.iter().zip(&labels) {
+        if let Some(label) = label {
+            let growth =
+                bytes_at(&site.series, end_tick) as i128 - bytes_at(&site.series, cut_tick) as i128;
+            *net.entry(label.as_str()).or_default() += growth;
+        }
+    }
     let mut locations: BTreeMap<String, LocationSeries> = BTreeMap::new();
-    for site in analysis.sites() {
-        if site.series.is_empty() {
+    for (site, label) in sites.iter().zip(&labels) {
+        let Some(label) = label else { continue };
+        if net.get(label.as_str()).is_none_or(|&g| g < i128::from(MIN_CONTAINER_GROWTH)) {
             continue;
         }
         let dense = dense_points(&site.series, n_ticks as u32);
         let growth = dense[n_ticks - 1].bytes as i128 - dense[cut].bytes as i128;
-        let stack = stacks.python_stack(site.python_node, site.tid);
-        let location = stack.first().map_or_else(|| NO_STACK.to_string(), |l| spell(l));
-        let entry = locations.entry(location).or_insert_with(|| LocationSeries {
+        let entry = locations.entry(label.clone()).or_insert_with(|| LocationSeries {
             points: vec![SeriesPoint { tick: 0, bytes: 0, count: 0, allocated: 0 }; n_ticks],
             by_thread: BTreeMap::new(),
             best_stack: None,
@@ -347,7 +370,7 @@ pub fn detect(analysis: &Analysis) -> Leaks {
         // Containers are looked for with a lower bar: they name what holds other findings.
         let container = candidate.end_blocks <= CONTAINER_BLOCKS
             && candidate.allocations >= CONTAINER_REALLOCS
-            && candidate.growth >= 16 * 1024;
+            && candidate.growth >= MIN_CONTAINER_GROWTH;
         if candidate.growth < min_growth && !container {
             continue;
         }
@@ -572,6 +595,12 @@ fn examine(series: &LocationSeries, times: &[f64], cut: usize) -> Option<Candida
         end_blocks: last.count,
         allocations: last.allocated.saturating_sub(first.allocated),
     })
+}
+
+/// Live bytes of a sparse series at the end of a tick.
+fn bytes_at(series: &[SeriesPoint], tick: u32) -> u64 {
+    let after = series.partition_point(|p| p.tick <= tick);
+    after.checked_sub(1).map_or(0, |i| series[i].bytes)
 }
 
 /// Whether a file is the program's own code rather than the standard library, an installed
