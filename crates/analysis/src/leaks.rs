@@ -70,7 +70,7 @@ const CONTAINER_BLOCKS: u64 = 4;
 const MIN_CONTAINER_GROWTH: u64 = 16 * 1024;
 
 /// A container must have been reallocated at least this many times in the window.
-const CONTAINER_REALLOCS: u64 = 8;
+const CONTAINER_REALLOCS: u64 = 3;
 
 /// The answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
