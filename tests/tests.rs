@@ -30,3 +30,5 @@ mod html;
 mod regressions;
 // The leak detector over the labelled corpus of fixtures/workloads.
 mod leaks;
+// memreport diff on pairs of captures of two versions of one program.
+mod diff;

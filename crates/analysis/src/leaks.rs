@@ -262,7 +262,8 @@ struct LocationSeries {
     arena: bool,
 }
 
-fn human(bytes: f64) -> String {
+/// Bytes in binary units with one decimal, for evidence and reasons.
+pub(crate) fn human(bytes: f64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
     if bytes.abs() < 1024.0 {
         return format!("{bytes:.0} B");

@@ -16,6 +16,7 @@
 //! * [`group`] — results grouped by line, function, file or module, and as a call tree.
 //! * [`stacks`] — frames and stacks, with memray's presentation rules.
 //! * [`timeline`] — memory over time, for the whole heap and per site.
+//! * [`diff`] — two captures compared, location by location, with a verdict.
 //! * [`leaks`] — is something leaking: growth, unbounded containers, allocator retention.
 //! * [`info`] — a capture's facts (format, truncation, counts, threads, times).
 //!
@@ -45,6 +46,7 @@
 #![deny(missing_docs)]
 
 mod analysis;
+pub mod diff;
 pub mod group;
 mod heap;
 pub mod info;

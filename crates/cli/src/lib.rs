@@ -65,6 +65,58 @@ enum ByArg {
     Module,
 }
 
+impl From<ByArg> for By {
+    fn from(by: ByArg) -> By {
+        match by {
+            ByArg::Line => By::Line,
+            ByArg::Function => By::Function,
+            ByArg::File => By::File,
+            ByArg::Module => By::Module,
+        }
+    }
+}
+
+/// A limit on growth: bytes, or a share of the value before.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Threshold {
+    Bytes(u64),
+    Percent(f64),
+}
+
+/// Parses `10MB`, `1.5GiB`, `512` (bytes; KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024) or
+/// `5%`.
+fn parse_threshold(text: &str) -> Result<Threshold, String> {
+    let text = text.trim();
+    if let Some(pct) = text.strip_suffix('%') {
+        let value: f64 = pct.trim().parse().map_err(|_| format!("not a percentage: {text}"))?;
+        return if value.is_finite() && value >= 0.0 {
+            Ok(Threshold::Percent(value))
+        } else {
+            Err(format!("not a percentage: {text}"))
+        };
+    }
+    let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.trim().parse().map_err(|_| format!("not a size: {text}"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "k" => 1e3,
+        "mb" | "m" => 1e6,
+        "gb" | "g" => 1e9,
+        "tb" | "t" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("unknown unit {unit:?} in {text}")),
+    };
+    let bytes = value * scale;
+    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+        return Err(format!("not a size: {text}"));
+    }
+    Ok(Threshold::Bytes(bytes.round() as u64))
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Header and stream facts: version, format, truncation, counts, threads, times.
@@ -139,6 +191,33 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// What changed between two captures, per location: bytes at the peak, leaked and allocated,
+    /// before and after.
+    ///
+    /// Verdict: regression when peak memory or leaked bytes grew by more than 10% and more than
+    /// 1 MiB, or the leak verdict became "leak"; improvement when one fell by that much (or the
+    /// leak verdict stopped being "leak") and nothing grew by that much; no-change otherwise.
+    /// Locations match by function and file (no line numbers, with --by function), with paths
+    /// made portable (site-packages, stdlib and sys.path prefixes dropped).
+    Diff {
+        /// The capture before the change.
+        before: PathBuf,
+        /// The capture after the change.
+        after: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// How coarse a location is.
+        #[arg(long, value_enum, default_value_t = ByArg::Function)]
+        by: ByArg,
+        /// How many changed locations to list.
+        #[arg(short = 'n', long = "num-largest", default_value_t = 20)]
+        n: usize,
+        /// Exit 1 when peak memory or leaked bytes grew by more than this: bytes (`10MB`,
+        /// `1.5GiB`, `512`) or a share of the value before (`5%`).
+        #[arg(long, value_name = "THRESHOLD", value_parser = parse_threshold)]
+        fail_on_increase: Option<Threshold>,
     },
     /// A self-contained HTML flame graph of what was live at the peak (default), still live at
     /// the end (--leaks), or allocated and freed almost at once (--temporary).
@@ -254,12 +333,7 @@ pub fn run_on(
         Command::Stats { capture, json, n } => stats(&cx, &capture, json, n, &mut out, stderr),
         Command::Top { capture, leaks, temporary, json, n, by, split_threads } => {
             let mode = mode(leaks, temporary);
-            let by = match by {
-                ByArg::Line => By::Line,
-                ByArg::Function => By::Function,
-                ByArg::File => By::File,
-                ByArg::Module => By::Module,
-            };
+            let by = by.into();
             let threads = if split_threads { Threads::Split } else { Threads::Merged };
             let opts = TopOptions { mode, json, n, by, threads };
             top(&cx, &capture, opts, &mut out, stderr)
@@ -273,6 +347,10 @@ pub fn run_on(
             let threads = if split_threads { Threads::Split } else { Threads::Merged };
             let view = FlamegraphView { mode, threads, inverted };
             flamegraph(&cx, &capture, output, view, &mut out, stderr)
+        }
+        Command::Diff { before, after, json, by, n, fail_on_increase } => {
+            let opts = DiffOptions { json, by: by.into(), n, fail_on_increase };
+            diff(&cx, &before, &after, opts, &mut out, stderr)
         }
         Command::Leaks { capture, json } => leaks(&cx, &capture, json, &mut out, stderr),
         Command::Report { capture, output } => report(&cx, &capture, output, &mut out, stderr),
@@ -598,6 +676,66 @@ fn leaks(
         output(memreport_report::leaks::write_json(out, &analysis, &found))?;
     } else {
         output(memreport_report::leaks::write_text(out, &analysis, &found, cx.style))?;
+    }
+    Ok(EXIT_OK)
+}
+
+struct DiffOptions {
+    json: bool,
+    by: By,
+    n: usize,
+    fail_on_increase: Option<Threshold>,
+}
+
+fn diff(
+    cx: &Context,
+    before: &Path,
+    after: &Path,
+    opts: DiffOptions,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, Failure> {
+    // Both captures are read at once, each on its own thread, so a diff takes about as long as
+    // its larger capture alone.
+    let (b, a) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| Analyzer::new().run_path(before));
+        let a = Analyzer::new().run_path(after);
+        (other.join().expect("the analysis of BEFORE does not panic"), a)
+    });
+    let b = b.map_err(|e| Failure::input(before, e))?;
+    let a = a.map_err(|e| Failure::input(after, e))?;
+    warn_truncated(stderr, before, Some(b.end()));
+    warn_truncated(stderr, after, Some(a.end()));
+    let _ = cx;
+    let result = memreport_analysis::diff::diff(&b, &a, opts.by);
+    if opts.json {
+        output(memreport_report::diff::write_json(out, &result, usize::MAX))?;
+    } else {
+        output(memreport_report::diff::write_text(out, &result, opts.n, cx.style))?;
+    }
+    let Some(threshold) = opts.fail_on_increase else { return Ok(EXIT_OK) };
+    let checks = [
+        ("peak memory", result.before.peak_memory, result.after.peak_memory),
+        ("leaked bytes", result.before.leaked.bytes, result.after.leaked.bytes),
+    ];
+    for (name, was, now) in checks {
+        let grew = now.saturating_sub(was);
+        let (crossed, limit) = match threshold {
+            Threshold::Bytes(limit) => (grew > limit, human_size(limit)),
+            Threshold::Percent(pct) => {
+                (grew as f64 > was as f64 * pct / 100.0 && grew > 0, format!("{pct}%"))
+            }
+        };
+        if crossed {
+            let _ = writeln!(
+                stderr,
+                "memreport: {name} grew by {} ({} → {}), more than {limit}",
+                human_size(grew),
+                human_size(was),
+                human_size(now)
+            );
+            return Ok(EXIT_GATE);
+        }
     }
     Ok(EXIT_OK)
 }

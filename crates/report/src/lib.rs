@@ -10,11 +10,13 @@
 //! * [`stats`] — `memreport stats`: memray's JSON keys and order, or text.
 //! * [`leaks`] — `memreport leaks`: verdict, reason and findings.
 //! * [`top`] — `memreport top` and `memreport tree`.
+//! * [`diff`] — `memreport diff`: verdict, totals and changed locations.
 //! * [`html`] — the incident report and flame graphs as self-contained HTML pages.
 //! * [`text`] — human sizes, aligned tables, colour only on a terminal.
 //! * [`time`] — timestamps without a time-zone database (UTC, ISO 8601).
 #![deny(missing_docs)]
 
+pub mod diff;
 pub mod html;
 pub mod info;
 pub mod leaks;

@@ -1,0 +1,422 @@
+//! What changed between two captures, per location: bytes live at the peak, leaked at the end
+//! and allocated in total, before and after, with a status per location and a verdict.
+//!
+//! Locations are matched by their symbolic frames, never by address. File paths are made
+//! portable first, so that two hosts or two virtualenvs match: installed packages become
+//! `<site-packages>/pkg/mod.py`, the standard library `<stdlib>/json/encoder.py`, and a file under
+//! an entry of `sys.path` its path relative to that entry (memray 1.20 records the interpreter's
+//! paths; older captures are recognised by path shape). `By::Function` (the default of `memreport
+//! diff`, as in pprof) drops line numbers, so a fix that only moves lines still matches.
+//!
+//! The verdict: **regression** when peak memory or leaked bytes grew by more than
+//! [`SIGNIFICANT_SHARE`] of their value before and by more than [`SIGNIFICANT_BYTES`], or when the
+//! leak verdict became "leak"; **improvement** when one of them fell by that much (or the leak
+//! verdict stopped being "leak") and nothing grew by that much; **no-change** otherwise.
+
+use std::collections::BTreeMap;
+
+use crate::analysis::{Analysis, Mode, Threads, Usage};
+use crate::group::By;
+use crate::leaks::{self, Verdict};
+
+/// Sizes in reasons, as the leak detector writes them.
+fn human(bytes: u64) -> String {
+    leaks::human(bytes as f64)
+}
+use crate::stacks::{spell, Location, NO_STACK};
+use crate::stats::ModuleResolver;
+
+/// A change smaller than this share of the value before is noise.
+pub const SIGNIFICANT_SHARE: f64 = 0.10;
+
+/// A change smaller than this many bytes is noise.
+pub const SIGNIFICANT_BYTES: u64 = 1024 * 1024;
+
+/// A location changed when its bytes moved by more than this share of its bytes before …
+const LOCATION_SHARE: f64 = 0.05;
+
+/// … and by more than this many bytes.
+const LOCATION_BYTES: u64 = 4 * 1024;
+
+/// The answer of a diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Memory got worse.
+    Regression,
+    /// Memory got better.
+    Improvement,
+    /// Nothing moved beyond noise.
+    NoChange,
+}
+
+impl Change {
+    /// `regression`, `improvement` or `no-change`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Change::Regression => "regression",
+            Change::Improvement => "improvement",
+            Change::NoChange => "no-change",
+        }
+    }
+}
+
+/// What happened to one location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Only after.
+    New,
+    /// Only before.
+    Gone,
+    /// More bytes after.
+    Grew,
+    /// Fewer bytes after.
+    Shrank,
+    /// Within noise.
+    Same,
+}
+
+impl Status {
+    /// `new`, `gone`, `grew`, `shrank` or `same`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Gone => "gone",
+            Status::Grew => "grew",
+            Status::Shrank => "shrank",
+            Status::Same => "same",
+        }
+    }
+}
+
+/// One capture's totals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Side {
+    /// Peak memory.
+    pub peak_memory: u64,
+    /// Still live at the end.
+    pub leaked: Usage,
+    /// Allocated over the run (`None` for aggregated captures).
+    pub allocated: Option<Usage>,
+    /// Run time in seconds.
+    pub duration_s: f64,
+    /// Format version of the capture.
+    pub format_version: i32,
+    /// Whether it is an aggregated capture.
+    pub aggregated: bool,
+    /// The leak verdict.
+    pub leak_verdict: Verdict,
+}
+
+/// One location before and after.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocationDiff {
+    /// The location, spelled for the granularity, with portable paths.
+    pub location: String,
+    /// What happened to it.
+    pub status: Status,
+    /// Live at the peak, before and after.
+    pub peak: (Usage, Usage),
+    /// Leaked, before and after.
+    pub leaked: (Usage, Usage),
+    /// Allocated over the run, before and after (`None` where the capture does not say).
+    pub allocated: (Option<Usage>, Option<Usage>),
+    /// The stack holding most bytes there (after, else before), innermost first.
+    pub stack: Vec<String>,
+    /// Growth rate (bytes/s) of a leak finding there, before and after.
+    pub growth: (Option<f64>, Option<f64>),
+}
+
+impl LocationDiff {
+    /// Bytes at the peak, after minus before.
+    pub fn peak_delta(&self) -> i128 {
+        i128::from(self.peak.1.bytes) - i128::from(self.peak.0.bytes)
+    }
+
+    /// Leaked bytes, after minus before.
+    pub fn leaked_delta(&self) -> i128 {
+        i128::from(self.leaked.1.bytes) - i128::from(self.leaked.0.bytes)
+    }
+}
+
+/// Two captures compared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diff {
+    /// The answer.
+    pub verdict: Change,
+    /// One sentence saying why.
+    pub reason: String,
+    /// Totals before.
+    pub before: Side,
+    /// Totals after.
+    pub after: Side,
+    /// Every location of either capture, by |Δ leaked| + |Δ peak|, largest first.
+    pub locations: Vec<LocationDiff>,
+    /// What could not be compared, and why.
+    pub notes: Vec<String>,
+}
+
+/// A file path that means the same on any host: see the module documentation.
+pub fn portable_path(filename: &str, analysis: &Analysis) -> String {
+    let header = analysis.header();
+    if filename.starts_with('<') {
+        return filename.to_string();
+    }
+    let strip = |base: &str| {
+        let base = base.trim_end_matches('/');
+        (!base.is_empty())
+            .then(|| filename.strip_prefix(base).and_then(|r| r.strip_prefix('/')))
+            .flatten()
+    };
+    for base in &header.site_packages {
+        if let Some(rest) = strip(base) {
+            return format!("<site-packages>/{rest}");
+        }
+    }
+    if let Some(rest) = header.libdest.as_deref().and_then(strip) {
+        return format!("<stdlib>/{rest}");
+    }
+    for marker in ["/site-packages/", "/dist-packages/"] {
+        if let Some(at) = filename.find(marker) {
+            return format!("<site-packages>/{}", &filename[at + marker.len()..]);
+        }
+    }
+    if let Some(at) = filename.find("/lib/python3") {
+        if let Some(slash) = filename[at + 5..].find('/') {
+            return format!("<stdlib>/{}", &filename[at + 5 + slash + 1..]);
+        }
+    }
+    // The longest entry of sys.path that holds the file.
+    let mut best: Option<&str> = None;
+    for base in &header.sys_path {
+        if let Some(rest) = strip(base) {
+            if best.is_none_or(|b| rest.len() < b.len()) {
+                best = Some(rest);
+            }
+        }
+    }
+    best.unwrap_or(filename).to_string()
+}
+
+fn label(
+    location: Option<&Location>,
+    by: By,
+    analysis: &Analysis,
+    modules: &ModuleResolver<'_>,
+) -> String {
+    let Some(l) = location else { return NO_STACK.to_string() };
+    let file = portable_path(&l.filename, analysis);
+    match by {
+        By::Line => format!("{}:{file}:{}", l.function, l.lineno),
+        By::Function => format!("{}:{file}", l.function),
+        By::File => file,
+        By::Module => modules.classify(&l.filename).0,
+    }
+}
+
+/// One capture's bytes by location.
+#[derive(Default)]
+struct Tally {
+    peak: Usage,
+    leaked: Usage,
+    allocated: Option<Usage>,
+    stack: Vec<String>,
+    stack_bytes: u64,
+    growth: Option<f64>,
+}
+
+fn tally(analysis: &Analysis, by: By) -> (BTreeMap<String, Tally>, leaks::Leaks) {
+    let stacks = analysis.stacks();
+    let modules = ModuleResolver::new(analysis.header());
+    let mut out: BTreeMap<String, Tally> = BTreeMap::new();
+    // Raw innermost spelling → label, to place leak findings.
+    let mut raw_to_label: BTreeMap<String, String> = BTreeMap::new();
+    for mode in [Mode::Peak, Mode::Leaks] {
+        for e in analysis.entries(mode, Threads::Merged).unwrap_or_default() {
+            let stack = stacks.python_stack(e.python_node, e.representative_tid);
+            let key = label(stack.first().copied(), by, analysis, &modules);
+            if let Some(l) = stack.first() {
+                raw_to_label.entry(spell(l)).or_insert_with(|| key.clone());
+            }
+            let t = out.entry(key).or_default();
+            match mode {
+                Mode::Peak => t.peak.add(e.usage),
+                _ => t.leaked.add(e.usage),
+            }
+            if t.stack.is_empty() || e.usage.bytes > t.stack_bytes {
+                t.stack_bytes = e.usage.bytes;
+                t.stack = stack.iter().map(|l| spell(l)).collect();
+            }
+        }
+    }
+    if !analysis.is_aggregated() {
+        for site in analysis.sites() {
+            let stack = stacks.python_stack(site.python_node, site.tid);
+            let key = label(stack.first().copied(), by, analysis, &modules);
+            let t = out.entry(key).or_default();
+            t.allocated.get_or_insert_with(Usage::default).add(site.allocated);
+            if t.stack.is_empty() {
+                t.stack = stack.iter().map(|l| spell(l)).collect();
+            }
+        }
+    }
+    let found = leaks::detect(analysis);
+    for f in &found.findings {
+        if let Some(t) = raw_to_label.get(&f.allocated_at).and_then(|k| out.get_mut(k)) {
+            *t.growth.get_or_insert(0.0) += f.growth_rate_bytes_per_s;
+        }
+    }
+    (out, found)
+}
+
+fn side(analysis: &Analysis, found: &leaks::Leaks) -> Side {
+    Side {
+        peak_memory: analysis.peak_memory(),
+        leaked: analysis.total(Mode::Leaks).unwrap_or_default(),
+        allocated: analysis.allocated(),
+        duration_s: analysis.info().duration_ms().max(0) as f64 / 1000.0,
+        format_version: analysis.header().version,
+        aggregated: analysis.is_aggregated(),
+        leak_verdict: found.verdict,
+    }
+}
+
+/// Whether `after` differs from `before` beyond noise: +1 more, −1 less, 0 same.
+fn significant(before: u64, after: u64) -> i32 {
+    let delta = after as f64 - before as f64;
+    let bar = (before as f64 * SIGNIFICANT_SHARE).max(SIGNIFICANT_BYTES as f64);
+    if delta > bar {
+        1
+    } else if delta < -bar {
+        -1
+    } else {
+        0
+    }
+}
+
+/// Compares two analyses (made with per-site series, the default) location by location.
+pub fn diff(before: &Analysis, after: &Analysis, by: By) -> Diff {
+    let (tb, found_b) = tally(before, by);
+    let (ta, found_a) = tally(after, by);
+    let (sb, sa) = (side(before, &found_b), side(after, &found_a));
+    let mut keys: Vec<&String> = tb.keys().chain(ta.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let empty = Tally::default();
+    let mut locations: Vec<LocationDiff> = keys
+        .into_iter()
+        .map(|k| {
+            let (b, a) = (tb.get(k).unwrap_or(&empty), ta.get(k).unwrap_or(&empty));
+            let size = |t: &Tally| t.peak.bytes.saturating_add(t.leaked.bytes);
+            let present =
+                |t: &Tally| t.peak.count + t.leaked.count + t.allocated.map_or(0, |u| u.count) > 0;
+            let delta = size(a) as f64 - size(b) as f64;
+            let bar = (size(b) as f64 * LOCATION_SHARE).max(LOCATION_BYTES as f64);
+            let status = match (present(b), present(a)) {
+                (false, true) => Status::New,
+                (true, false) => Status::Gone,
+                _ if delta > bar => Status::Grew,
+                _ if delta < -bar => Status::Shrank,
+                _ => Status::Same,
+            };
+            LocationDiff {
+                location: k.clone(),
+                status,
+                peak: (b.peak, a.peak),
+                leaked: (b.leaked, a.leaked),
+                allocated: (b.allocated, a.allocated),
+                stack: if a.stack.is_empty() { b.stack.clone() } else { a.stack.clone() },
+                growth: (b.growth, a.growth),
+            }
+        })
+        .collect();
+    locations.sort_by(|x, y| {
+        let weight = |l: &LocationDiff| l.leaked_delta().abs() + l.peak_delta().abs();
+        weight(y).cmp(&weight(x)).then(x.location.cmp(&y.location))
+    });
+
+    let mut notes = Vec::new();
+    if sb.format_version != sa.format_version {
+        notes.push(format!(
+            "the captures have different format versions ({} and {}): locations are matched by \
+             their portable names",
+            sb.format_version, sa.format_version
+        ));
+    }
+    if sb.aggregated || sa.aggregated {
+        notes.push(
+            "an aggregated capture keeps no allocation totals or memory over time per location: \
+             only bytes at the peak and leaked bytes are compared"
+                .to_string(),
+        );
+    }
+
+    let peak = significant(sb.peak_memory, sa.peak_memory);
+    let leaked = significant(sb.leaked.bytes, sa.leaked.bytes);
+    let became_leak = sa.leak_verdict == Verdict::Leak && sb.leak_verdict != Verdict::Leak;
+    let stopped_leak = sb.leak_verdict == Verdict::Leak && sa.leak_verdict == Verdict::NoLeak;
+    let what = |name: &str, b: u64, a: u64| {
+        let pct = if b == 0 {
+            String::new()
+        } else {
+            format!(" ({:+.0}%)", (a as f64 / b as f64 - 1.0) * 100.0)
+        };
+        format!("{name} {} → {}{pct}", human(b), human(a))
+    };
+    let mut changes = Vec::new();
+    if peak != 0 {
+        changes.push(what("peak memory", sb.peak_memory, sa.peak_memory));
+    }
+    if leaked != 0 {
+        changes.push(what("leaked", sb.leaked.bytes, sa.leaked.bytes));
+    }
+    let (verdict, reason) = if peak > 0 || leaked > 0 || became_leak {
+        let mut why = changes.join(", ");
+        if became_leak {
+            if !why.is_empty() {
+                why.push_str("; ");
+            }
+            why.push_str("after leaks: ");
+            why.push_str(&found_a.reason);
+        }
+        (Change::Regression, why)
+    } else if peak < 0 || leaked < 0 || stopped_leak {
+        let mut why = changes.join(", ");
+        if stopped_leak {
+            if !why.is_empty() {
+                why.push_str("; ");
+            }
+            why.push_str("before leaked, after does not");
+        }
+        (Change::Improvement, why)
+    } else {
+        (
+            Change::NoChange,
+            format!(
+                "peak memory and leaked bytes moved by less than {:.0}% or {} (peak {} → {}, \
+                 leaked {} → {})",
+                SIGNIFICANT_SHARE * 100.0,
+                human(SIGNIFICANT_BYTES),
+                human(sb.peak_memory),
+                human(sa.peak_memory),
+                human(sb.leaked.bytes),
+                human(sa.leaked.bytes)
+            ),
+        )
+    };
+    Diff { verdict, reason, before: sb, after: sa, locations, notes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noise_is_not_a_change() {
+        assert_eq!(significant(100 << 20, 105 << 20), 0);
+        assert_eq!(significant(100 << 20, 120 << 20), 1);
+        assert_eq!(significant(100 << 20, 80 << 20), -1);
+        // Small captures: 1 MiB at least.
+        assert_eq!(significant(1000, 500_000), 0);
+        assert_eq!(significant(1000, 2 << 20), 1);
+    }
+}
