@@ -355,6 +355,25 @@ fn pages(dir: &Path) -> Vec<(String, PathBuf)> {
         memreport(&["-q", "report", long_tail.to_str().unwrap(), "-o", out.to_str().unwrap()]);
     assert_eq!(run.code, 0, "long tail: {}", run.stderr);
     pages.push(("long-tail-report".to_string(), out));
+    // Diff pages: a regression and an improvement.
+    for (name, before, after) in [
+        ("diff-cache", "diff-cache-before", "diff-cache-after"),
+        ("diff-leak", "diff-leak-before", "diff-leak-after"),
+    ] {
+        let out = dir.join(format!("{name}.html"));
+        let (b, a) =
+            (fixtures.join(before).join("capture.bin"), fixtures.join(after).join("capture.bin"));
+        let run = memreport(&[
+            "-q",
+            "diff",
+            b.to_str().unwrap(),
+            a.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        pages.push((name.to_string(), out));
+    }
     for (name, args) in [
         ("peak", &[][..]),
         ("leaks", &["--leaks"][..]),
@@ -476,7 +495,7 @@ fn pages_load_offline_without_errors_and_flame_graphs_zoom() {
         }
         page.screenshot(&dir.join(format!("{name}.png")));
         page.screenshot_of("section.flame", &dir.join(format!("{name}-flame.png")));
-        if name.ends_with("-report") {
+        if name.ends_with("-report") || name.starts_with("diff-") {
             page.screenshot_of("#verdict", &dir.join(format!("{name}-verdict.png")));
         }
         if name == "v13-service-report" || name == "v13-threads-flamegraph-peak" {

@@ -162,5 +162,21 @@ fn outputs_match_golden_files() {
         std::fs::create_dir_all(&golden).unwrap();
         failures.extend(check_golden(&golden.join(file), &run.stdout));
     }
+    // The page, kept as a golden file, and self-contained.
+    let (b, a) = (capture("diff-cache-before"), capture("diff-cache-after"));
+    let page = std::env::temp_dir().join(format!("memreport-diff-{}.html", std::process::id()));
+    let run = memreport(&["-q", "diff", &b, &a, "--json", "-o", page.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let _ = std::fs::remove_file(&page);
+    for needle in ["src=", "url(", "http://", "https://", "<link"] {
+        assert!(!html.contains(needle), "the diff page contains {needle}");
+    }
+    assert!(
+        html.contains("Memory diff: diff-cache-before/capture.bin → diff-cache-after/capture.bin")
+    );
+    assert!(html.contains("class=\"other\"") || html.contains("All "), "the fold is told");
+    let golden = fixtures_dir().join("diff-cache-after/golden/diff.html");
+    failures.extend(check_golden(&golden, html.as_bytes()));
     finish(failures);
 }

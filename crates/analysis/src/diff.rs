@@ -13,10 +13,12 @@
 //! leak verdict became "leak"; **improvement** when one of them fell by that much (or the leak
 //! verdict stopped being "leak") and nothing grew by that much; **no-change** otherwise.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 
 use crate::analysis::{Analysis, Mode, Threads, Usage};
-use crate::group::By;
+use crate::group::{By, CallTree, NodeKind};
 use crate::leaks::{self, Verdict};
 
 /// Sizes in reasons, as the leak detector writes them.
@@ -404,6 +406,49 @@ pub fn diff(before: &Analysis, after: &Analysis, by: By) -> Diff {
         )
     };
     Diff { verdict, reason, before: sb, after: sa, locations, notes }
+}
+
+/// For each node of `after_tree` (a call tree of `after`), the total of the node at the same path
+/// in `before_tree` (a call tree of `before`); paths are compared by portable frame names with
+/// their lines. `None` where `before` has no such path (the stack is new).
+pub fn match_tree(
+    before: &Analysis,
+    before_tree: &CallTree,
+    after: &Analysis,
+    after_tree: &CallTree,
+) -> Vec<Option<Usage>> {
+    fn keys(analysis: &Analysis, tree: &CallTree) -> Vec<u64> {
+        let stacks = analysis.stacks();
+        // Parents come before their children, so one pass hashes every path.
+        let mut keys = vec![0u64; tree.nodes.len()];
+        for (id, node) in tree.nodes.iter().enumerate() {
+            for &c in &node.children {
+                let label = match tree.nodes[c as usize].kind {
+                    NodeKind::Root => String::new(),
+                    NodeKind::Thread(tid) => stacks.thread_label(tid),
+                    NodeKind::Frame(f) => stacks.frame(f).map_or_else(String::new, |l| {
+                        format!(
+                            "{}:{}:{}",
+                            l.function,
+                            portable_path(&l.filename, analysis),
+                            l.lineno
+                        )
+                    }),
+                    NodeKind::NoStack => NO_STACK.to_string(),
+                };
+                let mut h = DefaultHasher::new();
+                (keys[id], label).hash(&mut h);
+                keys[c as usize] = h.finish();
+            }
+        }
+        keys
+    }
+    let before_keys: HashMap<u64, Usage> = keys(before, before_tree)
+        .into_iter()
+        .zip(&before_tree.nodes)
+        .map(|(k, n)| (k, n.usage))
+        .collect();
+    keys(after, after_tree).into_iter().map(|k| before_keys.get(&k).copied()).collect()
 }
 
 #[cfg(test)]

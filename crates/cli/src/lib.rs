@@ -205,6 +205,10 @@ enum Command {
         before: PathBuf,
         /// The capture after the change.
         after: PathBuf,
+        /// Also write the diff page (a differential flame graph, both heaps over time, the
+        /// changed locations) to this file.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -348,8 +352,8 @@ pub fn run_on(
             let view = FlamegraphView { mode, threads, inverted };
             flamegraph(&cx, &capture, output, view, &mut out, stderr)
         }
-        Command::Diff { before, after, json, by, n, fail_on_increase } => {
-            let opts = DiffOptions { json, by: by.into(), n, fail_on_increase };
+        Command::Diff { before, after, output, json, by, n, fail_on_increase } => {
+            let opts = DiffOptions { output, json, by: by.into(), n, fail_on_increase };
             diff(&cx, &before, &after, opts, &mut out, stderr)
         }
         Command::Leaks { capture, json } => leaks(&cx, &capture, json, &mut out, stderr),
@@ -681,6 +685,7 @@ fn leaks(
 }
 
 struct DiffOptions {
+    output: Option<PathBuf>,
     json: bool,
     by: By,
     n: usize,
@@ -706,8 +711,22 @@ fn diff(
     let a = a.map_err(|e| Failure::input(after, e))?;
     warn_truncated(stderr, before, Some(b.end()));
     warn_truncated(stderr, after, Some(a.end()));
-    let _ = cx;
     let result = memreport_analysis::diff::diff(&b, &a, opts.by);
+    if let Some(target) = &opts.output {
+        let mut page = Vec::new();
+        // Two captures of one name (`capture.bin` in two folders) are told apart by folder.
+        let mut names = (capture_name(before), capture_name(after));
+        if names.0 == names.1 {
+            let with_folder = |p: &Path| {
+                let folder = p.parent().and_then(Path::file_name).map(|f| f.to_string_lossy());
+                folder.map_or_else(|| capture_name(p), |f| format!("{f}/{}", capture_name(p)))
+            };
+            names = (with_folder(before), with_folder(after));
+        }
+        output(html::write_diff(&mut page, &b, &a, &result, (&names.0, &names.1)))?;
+        let target = (target.as_os_str() != "-").then_some(target.as_path());
+        write_page(cx, target, &page, out, stderr)?;
+    }
     if opts.json {
         output(memreport_report::diff::write_json(out, &result, usize::MAX))?;
     } else {

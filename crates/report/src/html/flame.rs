@@ -95,10 +95,33 @@ struct Drawn {
     start: u64,
     width: u64,
     children: Vec<usize>,
+    /// A colour replacing inferno's (differential graphs).
+    fill: Option<String>,
 }
 
-/// The name of a tree node as a flame graph shows it (see [`frame_name`]).
-pub type Names<'a> = &'a dyn Fn(NodeKind) -> String;
+/// How the frames of a graph are named and, for a differential graph, coloured and described.
+/// A closure from [`NodeKind`] to a name is the plain case.
+pub trait Frames {
+    /// The frame's name (see [`frame_name`]).
+    fn name(&self, kind: NodeKind) -> String;
+    /// A fill colour replacing inferno's for node `id` of the tree.
+    fn fill(&self, _id: u32) -> Option<String> {
+        None
+    }
+    /// More tooltip text for node `id` of the tree.
+    fn detail(&self, _id: u32) -> Option<String> {
+        None
+    }
+}
+
+impl<F: Fn(NodeKind) -> String> Frames for F {
+    fn name(&self, kind: NodeKind) -> String {
+        self(kind)
+    }
+}
+
+/// The naming (and colouring) of a graph's frames.
+pub type Names<'a> = &'a dyn Frames;
 
 /// Draws the flame graph of a call tree, naming nodes with `names`.
 pub fn draw(tree: &CallTree, names: Names<'_>, options: FlameOptions<'_>) -> FlameGraph {
@@ -216,14 +239,19 @@ fn fold(tree: &CallTree, names: Names<'_>, budget: usize, whole: &str) -> Folded
     while let Some((id, parent)) = stack.pop() {
         let n = &nodes[id];
         let index = drawn.len();
-        let name = clean(&names(n.kind));
+        let name = clean(&names.name(n.kind));
         let class = match n.kind {
             NodeKind::Root => Class::Root,
             NodeKind::Thread(_) => Class::Thread,
             NodeKind::Frame(_) | NodeKind::NoStack => Class::Frame,
         };
+        let mut title = format!("{name}\n{}", usage_line(n.usage, total, whole));
+        if let Some(detail) = names.detail(id as u32) {
+            title.push('\n');
+            title.push_str(&detail);
+        }
         drawn.push(Drawn {
-            title: format!("{name}\n{}", usage_line(n.usage, total, whole)),
+            title,
             name,
             class,
             depth: depth[id],
@@ -231,6 +259,7 @@ fn fold(tree: &CallTree, names: Names<'_>, budget: usize, whole: &str) -> Folded
             start: 0,
             width: 0,
             children: Vec::new(),
+            fill: names.fill(id as u32),
         });
         if let Some(p) = parent {
             drawn[p].children.push(index);
@@ -260,6 +289,7 @@ fn fold(tree: &CallTree, names: Names<'_>, budget: usize, whole: &str) -> Folded
                 start: 0,
                 width: 0,
                 children: Vec::new(),
+                fill: None,
             });
             drawn[index].children.push(count);
         }
@@ -404,9 +434,10 @@ fn render(drawn: &[Drawn], lines: &[String], scale: u64) -> (String, usize) {
             ),
             None => ("", f.title.as_str(), 0),
         };
-        let fill = match ours.map(|d| d.class) {
-            Some(Class::Other) => "rgb(170,170,170)",
-            Some(Class::Thread) => "rgb(140,170,210)",
+        let fill = match ours {
+            Some(Drawn { fill: Some(fill), .. }) => fill.as_str(),
+            Some(Drawn { class: Class::Other, .. }) => "rgb(170,170,170)",
+            Some(Drawn { class: Class::Thread, .. }) => "rgb(140,170,210)",
             _ => f.fill.as_str(),
         };
         let _ = writeln!(

@@ -1,5 +1,5 @@
-//! Self-contained HTML: the incident report (`memreport report`) and single flame graphs
-//! (`memreport flamegraph`).
+//! Self-contained HTML: the incident report (`memreport report`), single flame graphs
+//! (`memreport flamegraph`) and the diff page (`memreport diff -o`).
 //!
 //! A page is one file: the style sheet and the script (real files under `assets/`, included at
 //! compile time) are inlined, fonts are the system's, and nothing is fetched when it opens.
@@ -16,7 +16,7 @@ pub mod chart;
 pub mod flame;
 mod page;
 
-pub use page::{write_flamegraph, write_report, FlamegraphView, MAX_ROWS};
+pub use page::{write_diff, write_flamegraph, write_report, FlamegraphView, MAX_ROWS};
 
 /// Text escaped for HTML and SVG, in element content and in quoted attributes.
 pub(crate) fn escape(text: &str) -> String {
