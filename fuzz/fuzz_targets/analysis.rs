@@ -1,6 +1,6 @@
 //! Any bytes: the whole analysis (live heap, peak, temporary allocations, stats, grouping, the
-//! call tree, leak detection and every renderer of `stats`, `top`, `tree`, `leaks`, `report` and
-//! `flamegraph`) ends in a result or a typed error, never a panic.
+//! call tree, leak detection, a diff against itself and every renderer of `stats`, `top`, `tree`,
+//! `leaks`, `diff`, `report` and `flamegraph`) ends in a result or a typed error, never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -37,6 +37,11 @@ fuzz_target!(|data: &[u8]| {
     memreport_report::leaks::write_json(&mut sink, &analysis, &found).unwrap();
     memreport_report::leaks::write_text(&mut sink, &analysis, &found, Style::default()).unwrap();
     memreport_report::html::write_report(&mut sink, &analysis, "fuzz.bin").unwrap();
+    // A capture against itself: every location the same, every renderer of the diff.
+    let d = memreport_analysis::diff::diff(&analysis, &analysis, By::Function);
+    memreport_report::diff::write_json(&mut sink, &d, 50).unwrap();
+    memreport_report::diff::write_text(&mut sink, &d, 50, Style::default()).unwrap();
+    memreport_report::html::write_diff(&mut sink, &analysis, &analysis, &d, ("a", "b")).unwrap();
     let view = FlamegraphView { mode: Mode::Temporary(0), threads: Threads::Split, inverted: true };
     if let Some(written) = memreport_report::html::write_flamegraph(&mut sink, &analysis, view, "f") {
         written.unwrap();
