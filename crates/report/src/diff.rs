@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use memreport_analysis::diff::{Diff, LocationDiff, Side};
+use memreport_analysis::diff::{Diff, LocationDiff, Side, Status};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -134,7 +134,7 @@ pub fn write_text(out: &mut dyn Write, diff: &Diff, limit: usize, style: Style) 
     out.write_all(totals.render(style).as_bytes())?;
     writeln!(out)?;
     let changed: Vec<&LocationDiff> =
-        diff.locations.iter().filter(|l| l.status.name() != "same").collect();
+        diff.locations.iter().filter(|l| l.status != Status::Same).collect();
     if changed.is_empty() {
         writeln!(out, "No location changed beyond noise ({} compared).", diff.locations.len())?;
         return Ok(());
