@@ -484,7 +484,7 @@ pub fn detect(analysis: &Analysis) -> Leaks {
     // A container finding and the objects it holds may now be two findings at one location.
     merge_same_location(&mut findings);
 
-    let retention = allocator_retention(analysis, &times, cut, window_s);
+    let retention = allocator_retention(analysis, window_s.0);
     let heap = heap_growth(analysis, warmup);
     findings.extend(retention);
     findings.sort_by(|a, b| {
@@ -655,17 +655,23 @@ fn merge_same_location(findings: &mut Vec<Finding>) {
     *findings = merged;
 }
 
-/// The heap's growth and trend after the warm-up, from the memory samples, if it is still rising
-/// at the end.
-fn heap_growth(analysis: &Analysis, warmup: f64) -> Option<(u64, Trend)> {
+/// The memory samples from `from_s` seconds on: (seconds from the start, RSS, heap).
+fn samples_from(analysis: &Analysis, from_s: f64) -> Vec<(f64, f64, f64)> {
     let start = analysis.header().start_time_ms as f64;
-    let points: Vec<(f64, f64)> = analysis
+    analysis
         .timeline()
         .points()
         .iter()
-        .map(|p| ((p.ms_since_epoch as f64 - start) / 1000.0, p.heap as f64))
-        .filter(|(t, _)| *t >= warmup)
-        .collect();
+        .map(|p| ((p.ms_since_epoch as f64 - start) / 1000.0, p.rss as f64, p.heap as f64))
+        .filter(|(t, _, _)| *t >= from_s)
+        .collect()
+}
+
+/// The heap's growth and trend after the warm-up, from the memory samples, if it is still rising
+/// at the end.
+fn heap_growth(analysis: &Analysis, warmup: f64) -> Option<(u64, Trend)> {
+    let points: Vec<(f64, f64)> =
+        samples_from(analysis, warmup).into_iter().map(|(t, _, heap)| (t, heap)).collect();
     if points.len() < MIN_SAMPLES {
         return None;
     }
@@ -680,20 +686,8 @@ fn heap_growth(analysis: &Analysis, warmup: f64) -> Option<(u64, Trend)> {
 }
 
 /// RSS that climbs while the heap does not.
-fn allocator_retention(
-    analysis: &Analysis,
-    _times: &[f64],
-    _cut: usize,
-    window_s: (f64, f64),
-) -> Option<Finding> {
-    let start = analysis.header().start_time_ms as f64;
-    let samples: Vec<(f64, f64, f64)> = analysis
-        .timeline()
-        .points()
-        .iter()
-        .map(|p| ((p.ms_since_epoch as f64 - start) / 1000.0, p.rss as f64, p.heap as f64))
-        .filter(|(t, _, _)| *t >= window_s.0)
-        .collect();
+fn allocator_retention(analysis: &Analysis, from_s: f64) -> Option<Finding> {
+    let samples = samples_from(analysis, from_s);
     if samples.len() < MIN_SAMPLES {
         return None;
     }
