@@ -54,7 +54,11 @@ struct Recent {
 pub(crate) struct Replay {
     heap: LiveHeap,
     pub(crate) sites: Vec<SiteState>,
-    site_ids: FxHashMap<SiteKey, u32>,
+    /// The first site of each python node (`u32::MAX`: none), then a chain through
+    /// `next_of_node`: most nodes have one site (one thread), so a lookup is an index and one
+    /// comparison instead of hashing into a map of every site.
+    first_of_node: Vec<u32>,
+    next_of_node: Vec<u32>,
     last_site: Option<(SiteKey, u32)>,
     pub(crate) current: u64,
     pub(crate) peak: u64,
@@ -86,7 +90,8 @@ impl Replay {
         Replay {
             heap: LiveHeap::default(),
             sites: Vec::new(),
-            site_ids: FxHashMap::default(),
+            first_of_node: Vec::new(),
+            next_of_node: Vec::new(),
             last_site: None,
             current: 0,
             peak: 0,
@@ -113,24 +118,32 @@ impl Replay {
                 return id;
             }
         }
-        let id = match self.site_ids.get(&key) {
-            Some(&id) => id,
-            None => {
-                let id = self.sites.len() as u32;
-                self.sites.push(SiteState {
-                    key,
-                    allocator: e.allocator,
-                    generation: e.generation,
-                    first_index: e.index,
-                    allocated: Usage::default(),
-                    live: Usage::default(),
-                    peak: Usage::default(),
-                    peak_epoch: u64::MAX,
-                    series: Vec::new(),
-                });
-                self.site_ids.insert(key, id);
-                id
-            }
+        let node = key.python_node as usize;
+        if node >= self.first_of_node.len() {
+            self.first_of_node.resize(node + 1, u32::MAX);
+        }
+        let mut at = self.first_of_node[node];
+        while at != u32::MAX && self.sites[at as usize].key != key {
+            at = self.next_of_node[at as usize];
+        }
+        let id = if at != u32::MAX {
+            at
+        } else {
+            let id = self.sites.len() as u32;
+            self.sites.push(SiteState {
+                key,
+                allocator: e.allocator,
+                generation: e.generation,
+                first_index: e.index,
+                allocated: Usage::default(),
+                live: Usage::default(),
+                peak: Usage::default(),
+                peak_epoch: u64::MAX,
+                series: Vec::new(),
+            });
+            self.next_of_node.push(self.first_of_node[node]);
+            self.first_of_node[node] = id;
+            id
         };
         self.last_site = Some((key, id));
         id
