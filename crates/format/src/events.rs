@@ -683,11 +683,9 @@ impl Events {
             Some(tid) => tid,
             None => return Err(self.corrupt(ErrorKind::NoCurrentThread, offset)),
         };
+        // One lookup: the thread map and the tables are separate fields.
         let state = self.threads.entry(tid).or_default();
-        let top = state.top;
-        let node = self.tables.child(top, frame);
-        let state = self.threads.entry(tid).or_default();
-        state.top = node;
+        state.top = self.tables.child(state.top, frame);
         state.depth += 1;
         Ok(())
     }
