@@ -375,6 +375,18 @@ impl Analysis {
         &self.timeline
     }
 
+    /// Seconds from the capture's start to a time in ms since the epoch. A time before the start
+    /// (memray writes one sample before it in some captures) counts as the start; the difference
+    /// is taken in floating point because a corrupt header can hold any two times.
+    pub fn seconds_since_start(&self, ms_since_epoch: u64) -> f64 {
+        ((ms_since_epoch as f64 - self.info.header.start_time_ms as f64) / 1000.0).max(0.0)
+    }
+
+    /// The run's duration in seconds ([`CaptureInfo::duration_ms`], never negative).
+    pub fn duration_s(&self) -> f64 {
+        self.info.duration_ms().max(0) as f64 / 1000.0
+    }
+
     /// When the heap reached its peak, as well as the memory samples tell: the time of the first
     /// sample taken after it (the peak lies between that sample and the one before), or of the
     /// last sample when none followed. An aggregated capture keeps no peak event, so there it is

@@ -275,7 +275,7 @@ fn side(analysis: &Analysis, found: &leaks::Leaks) -> Side {
         peak_memory: analysis.peak_memory(),
         leaked: analysis.total(Mode::Leaks).unwrap_or_default(),
         allocated: analysis.allocated(),
-        duration_s: analysis.info().duration_ms().max(0) as f64 / 1000.0,
+        duration_s: analysis.duration_s(),
         format_version: analysis.header().version,
         aggregated: analysis.is_aggregated(),
         leak_verdict: found.verdict,

@@ -289,11 +289,10 @@ pub fn detect(analysis: &Analysis) -> Leaks {
         );
     }
     let n_ticks = analysis.ticks().n_ticks() as usize;
-    let start = analysis.header().start_time_ms as f64;
     let times: Vec<f64> = (0..n_ticks as u32)
-        .map(|t| analysis.tick_end_ms(t).map_or(0.0, |ms| ((ms as f64 - start) / 1000.0).max(0.0)))
+        .map(|t| analysis.tick_end_ms(t).map_or(0.0, |ms| analysis.seconds_since_start(ms)))
         .collect();
-    let duration = analysis.info().duration_ms().max(0) as f64 / 1000.0;
+    let duration = analysis.duration_s();
     let warmup = duration * WARMUP_SHARE;
     let cut = times.partition_point(|&t| t < warmup);
     let window = n_ticks.saturating_sub(cut);
@@ -657,12 +656,11 @@ fn merge_same_location(findings: &mut Vec<Finding>) {
 
 /// The memory samples from `from_s` seconds on: (seconds from the start, RSS, heap).
 fn samples_from(analysis: &Analysis, from_s: f64) -> Vec<(f64, f64, f64)> {
-    let start = analysis.header().start_time_ms as f64;
     analysis
         .timeline()
         .points()
         .iter()
-        .map(|p| ((p.ms_since_epoch as f64 - start) / 1000.0, p.rss as f64, p.heap as f64))
+        .map(|p| (analysis.seconds_since_start(p.ms_since_epoch), p.rss as f64, p.heap as f64))
         .filter(|(t, _, _)| *t >= from_s)
         .collect()
 }

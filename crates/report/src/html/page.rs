@@ -146,17 +146,6 @@ struct FlamePage {
     flame: FlameSection,
 }
 
-/// Seconds from the capture's start; a sample taken before the start (memray writes one in some
-/// captures) counts as taken at the start.
-fn seconds_from_start(analysis: &Analysis, ms: u64) -> f64 {
-    // In floating point: a corrupt capture can hold times whose difference overflows an i64.
-    ((ms as f64 - analysis.header().start_time_ms as f64) / 1000.0).max(0.0)
-}
-
-fn duration_s(analysis: &Analysis) -> f64 {
-    analysis.info().duration_ms().max(0) as f64 / 1000.0
-}
-
 fn header(analysis: &Analysis, capture_name: &str, what: &str) -> Header {
     let info = analysis.info();
     let h = &info.header;
@@ -164,7 +153,7 @@ fn header(analysis: &Analysis, capture_name: &str, what: &str) -> Header {
     let mut facts = vec![
         Fact { name: "pid", value: h.pid.to_string() },
         Fact { name: "started", value: iso8601_ms(h.start_time_ms).replace('T', " ") },
-        Fact { name: "duration", value: format!("{:.3} s", duration_s(analysis)) },
+        Fact { name: "duration", value: format!("{:.3} s", analysis.duration_s()) },
     ];
     if let Some(v) = h.python_version {
         facts.push(Fact { name: "python", value: python_version(v) });
@@ -225,7 +214,7 @@ fn cards(analysis: &Analysis, leaked: Usage) -> Vec<Card> {
         label: "peak memory",
         value: human_size(analysis.peak_memory()),
         note: match analysis.peak_time_ms() {
-            Some(ms) => format!("at {:.2} s", seconds_from_start(analysis, ms)),
+            Some(ms) => format!("at {:.2} s", analysis.seconds_since_start(ms)),
             None => String::new(),
         },
     }];
@@ -250,7 +239,7 @@ fn cards(analysis: &Analysis, leaked: Usage) -> Vec<Card> {
     }
     cards.push(Card {
         label: "duration",
-        value: format!("{:.2} s", duration_s(analysis)),
+        value: format!("{:.2} s", analysis.duration_s()),
         note: format!("{} memory samples", thousands(analysis.info().n_memory_records)),
     });
     cards
@@ -272,15 +261,15 @@ fn memory_charts(analysis: &Analysis) -> (Vec<ChartView>, String) {
     let samples: Vec<(f64, [u64; 2])> = timeline
         .points()
         .iter()
-        .map(|p| (seconds_from_start(analysis, p.ms_since_epoch), [p.heap, p.rss]))
+        .map(|p| (analysis.seconds_since_start(p.ms_since_epoch), [p.heap, p.rss]))
         .collect();
     if samples.is_empty() {
         return (Vec::new(), "This capture holds no memory samples.".to_string());
     }
-    let t_end = duration_s(analysis);
+    let t_end = analysis.duration_s();
     let points = max_per_bucket(&samples, t_end, MAX_POINTS);
     let marker = analysis.peak_time_ms().map(|ms| {
-        let t = seconds_from_start(analysis, ms);
+        let t = analysis.seconds_since_start(ms);
         Marker {
             t,
             bytes: analysis.peak_memory(),
@@ -347,7 +336,7 @@ fn curves_chart(analysis: &Analysis, first: &[String]) -> (Option<String>, Strin
     let mut times = Vec::with_capacity(n_ticks as usize);
     for tick in 0..n_ticks {
         let ms = analysis.tick_end_ms(tick).unwrap_or(0);
-        times.push(seconds_from_start(analysis, ms));
+        times.push(analysis.seconds_since_start(ms));
     }
     let legend = series
         .iter()
@@ -363,7 +352,7 @@ fn curves_chart(analysis: &Analysis, first: &[String]) -> (Option<String>, Strin
         times,
         series: series.into_iter().map(|s| Series { label: s.location, values: s.bytes }).collect(),
         marker: None,
-        t_end: duration_s(analysis),
+        t_end: analysis.duration_s(),
         steps: true,
         title: "Live bytes over time of the locations that held the most".to_string(),
     };
@@ -793,7 +782,7 @@ pub fn write_diff(
             .timeline()
             .points()
             .iter()
-            .map(|p| (seconds_from_start(analysis, p.ms_since_epoch), p.heap))
+            .map(|p| (analysis.seconds_since_start(p.ms_since_epoch), p.heap))
             .collect()
     };
     let (hb, ha) = (heap(before), heap(after));
