@@ -210,22 +210,7 @@ impl<'a> Analyzer<'a> {
         let counts = events.counts();
         let stacks = Stacks::new(events.into_tables(), &header);
         let leak_order = replay.live_first_index();
-        let sites = replay
-            .take_sites()
-            .into_iter()
-            .map(|(s, at_peak)| Site {
-                python_node: s.key.python_node,
-                native_node: s.key.native_node,
-                tid: s.key.tid,
-                allocator: s.allocator,
-                generation: s.generation,
-                first_index: s.first_index,
-                allocated: s.allocated,
-                peak: at_peak,
-                leaked: s.live,
-                series: s.series,
-            })
-            .collect();
+        let sites = replay.take_sites();
         let peak_memory = if header.is_streaming() {
             replay.peak
         } else {

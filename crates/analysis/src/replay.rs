@@ -11,11 +11,11 @@
 use std::collections::VecDeque;
 
 use memreport_format::events::{AllocationEvent, FxHashMap};
-use memreport_format::{Allocator, AllocatorKind};
+use memreport_format::AllocatorKind;
 
 use crate::heap::{Block, Change, LiveHeap};
 use crate::timeline::{self, Sample, SeriesPoint, Ticks, Timeline};
-use crate::Usage;
+use crate::{Site, Usage};
 
 /// A site: what memray keys a location by (§5.3): Python node, native node and thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,18 +25,10 @@ pub(crate) struct SiteKey {
     pub(crate) tid: u64,
 }
 
-/// Per-site state during the pass.
-#[derive(Debug, Clone)]
-pub(crate) struct SiteState {
-    pub(crate) key: SiteKey,
-    pub(crate) allocator: Allocator,
-    pub(crate) generation: u32,
-    pub(crate) first_index: u64,
-    pub(crate) allocated: Usage,
-    pub(crate) live: Usage,
-    peak: Usage,
-    peak_epoch: u64,
-    pub(crate) series: Vec<SeriesPoint>,
+impl SiteKey {
+    fn of(site: &Site) -> SiteKey {
+        SiteKey { python_node: site.python_node, native_node: site.native_node, tid: site.tid }
+    }
 }
 
 /// Temporary allocations of one threshold, per site: usage and first index.
@@ -53,7 +45,12 @@ struct Recent {
 /// The replay state.
 pub(crate) struct Replay {
     heap: LiveHeap,
-    pub(crate) sites: Vec<SiteState>,
+    /// The sites as they will be returned, updated in place: `leaked` holds the live totals and
+    /// `peak` the totals saved at the peak epoch in `peak_epochs` (see [`Replay::take_sites`]).
+    /// Keeping the public struct here avoids a second copy of every site at the end, which
+    /// doubled the peak memory of captures with many sites.
+    pub(crate) sites: Vec<Site>,
+    peak_epochs: Vec<u64>,
     /// The first site of each python node (`u32::MAX`: none), then a chain through
     /// `next_of_node`: most nodes have one site (one thread), so a lookup is an index and one
     /// comparison instead of hashing into a map of every site.
@@ -90,6 +87,7 @@ impl Replay {
         Replay {
             heap: LiveHeap::default(),
             sites: Vec::new(),
+            peak_epochs: Vec::new(),
             first_of_node: Vec::new(),
             next_of_node: Vec::new(),
             last_site: None,
@@ -123,24 +121,26 @@ impl Replay {
             self.first_of_node.resize(node + 1, u32::MAX);
         }
         let mut at = self.first_of_node[node];
-        while at != u32::MAX && self.sites[at as usize].key != key {
+        while at != u32::MAX && SiteKey::of(&self.sites[at as usize]) != key {
             at = self.next_of_node[at as usize];
         }
         let id = if at != u32::MAX {
             at
         } else {
             let id = self.sites.len() as u32;
-            self.sites.push(SiteState {
-                key,
+            self.sites.push(Site {
+                python_node: key.python_node,
+                native_node: key.native_node,
+                tid: key.tid,
                 allocator: e.allocator,
                 generation: e.generation,
                 first_index: e.index,
                 allocated: Usage::default(),
-                live: Usage::default(),
                 peak: Usage::default(),
-                peak_epoch: u64::MAX,
+                leaked: Usage::default(),
                 series: Vec::new(),
             });
+            self.peak_epochs.push(u64::MAX);
             self.next_of_node.push(self.first_of_node[node]);
             self.first_of_node[node] = id;
             id
@@ -155,17 +155,18 @@ impl Replay {
         let epoch = self.epoch;
         let tick = self.ticks.current();
         let s = &mut self.sites[c.site as usize];
-        if s.peak_epoch != epoch {
-            s.peak = s.live;
-            s.peak_epoch = epoch;
+        let peak_epoch = &mut self.peak_epochs[c.site as usize];
+        if *peak_epoch != epoch {
+            s.peak = s.leaked;
+            *peak_epoch = epoch;
         }
-        s.live.count = s.live.count.wrapping_add(c.count as u64);
-        s.live.bytes = s.live.bytes.wrapping_add(c.added).wrapping_sub(c.removed);
+        s.leaked.count = s.leaked.count.wrapping_add(c.count as u64);
+        s.leaked.bytes = s.leaked.bytes.wrapping_add(c.added).wrapping_sub(c.removed);
         if self.series {
             let point = SeriesPoint {
                 tick,
-                bytes: s.live.bytes,
-                count: s.live.count,
+                bytes: s.leaked.bytes,
+                count: s.leaked.count,
                 allocated: s.allocated.count,
             };
             timeline::record(&mut s.series, point);
@@ -285,17 +286,17 @@ impl Replay {
     }
 
     /// Takes the sites out of the replay, each with its totals at the last peak.
-    pub(crate) fn take_sites(&mut self) -> Vec<(SiteState, Usage)> {
+    pub(crate) fn take_sites(&mut self) -> Vec<Site> {
         let epoch = self.epoch;
-        std::mem::take(&mut self.sites)
-            .into_iter()
-            .map(|s| {
-                // A site changed since the last peak saved its totals then; any other site has
-                // not changed since, so its live totals are its totals at the peak.
-                let at_peak = if s.peak_epoch == epoch { s.peak } else { s.live };
-                (s, at_peak)
-            })
-            .collect()
+        let mut sites = std::mem::take(&mut self.sites);
+        for (s, &peak_epoch) in sites.iter_mut().zip(&self.peak_epochs) {
+            // A site changed since the last peak saved its totals then; any other site has
+            // not changed since, so its live totals are its totals at the peak.
+            if peak_epoch != epoch {
+                s.peak = s.leaked;
+            }
+        }
+        sites
     }
 
     /// The first index of the blocks still live, per site (memray orders leak records by it).
