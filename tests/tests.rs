@@ -32,3 +32,5 @@ mod regressions;
 mod leaks;
 // memreport diff on pairs of captures of two versions of one program.
 mod diff;
+// The pipelined pass against the single-threaded one, on every input.
+mod pipeline;

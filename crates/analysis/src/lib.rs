@@ -58,3 +58,20 @@ pub mod timeline;
 
 pub use analysis::{Analysis, Analyzer, Entry, Mode, Progress, Site, Threads, Usage};
 pub use memreport_format as format;
+
+/// Entry points for the criterion benchmarks of this workspace, which need to time the live-heap
+/// replay apart from decoding. Not part of the API: hidden, and free to change.
+#[doc(hidden)]
+pub mod bench_support {
+    use memreport_format::events::AllocationEvent;
+
+    /// Replays allocation events (live heap, peak, per-site totals, stats accumulators) as the
+    /// pass does, and returns the peak and the number of sites.
+    pub fn replay(events: &[AllocationEvent]) -> (u64, usize) {
+        let mut replay = crate::replay::Replay::new(&[], false);
+        for e in events {
+            replay.allocation(e);
+        }
+        (replay.peak, replay.sites.len())
+    }
+}

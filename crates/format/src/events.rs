@@ -151,6 +151,7 @@ impl StackTables {
     }
 
     /// memray's `FrameTree::getTraceIndex`: the child of `parent` for `frame`, created on demand.
+    #[inline]
     fn child(&mut self, parent: u32, frame: u32) -> u32 {
         if let Some(&node) = self.children.get(&(parent, frame)) {
             return node;
@@ -377,6 +378,9 @@ pub struct Events {
     tables: StackTables,
     threads: FxHashMap<u64, ThreadState>,
     current_tid: Option<u64>,
+    /// The current thread's stack. It lives here rather than in `threads` while the thread runs,
+    /// so pushes, pops and allocations touch no map; a context switch stores it back.
+    current: ThreadState,
     counts: Counts,
     aggregated_frames_pending: bool,
     legacy_aggregated_frames: BTreeMap<u64, (u32, bool)>,
@@ -393,6 +397,7 @@ impl Events {
             tables,
             threads: FxHashMap::default(),
             current_tid: None,
+            current: ThreadState::default(),
             counts: Counts::default(),
             aggregated_frames_pending: false,
             legacy_aggregated_frames: BTreeMap::new(),
@@ -456,7 +461,7 @@ impl Events {
     /// The current thread's top node and thread id, or an error.
     fn thread(&mut self, offset: u64) -> Result<(u64, &mut ThreadState)> {
         match self.current_tid {
-            Some(tid) => Ok((tid, self.threads.entry(tid).or_default())),
+            Some(tid) => Ok((tid, &mut self.current)),
             None => Err(Error::new(ErrorKind::NoCurrentThread, offset)
                 .at_record(self.records.records_read().saturating_sub(1))),
         }
@@ -515,15 +520,15 @@ impl Events {
                 Ok(None)
             }
             Record::FramePop { count } => {
-                let err = self.corrupt(ErrorKind::StackUnderflow, offset);
-                let Some(tid) = self.current_tid else {
+                if self.current_tid.is_none() {
                     return Err(self.corrupt(ErrorKind::NoCurrentThread, offset));
-                };
-                let state = self.threads.entry(tid).or_default();
+                }
+                // The pass stops at the error, so checking before popping changes nothing.
+                if u32::from(count) > self.current.depth {
+                    return Err(self.corrupt(ErrorKind::StackUnderflow, offset));
+                }
+                let state = &mut self.current;
                 for _ in 0..count {
-                    if state.depth == 0 {
-                        return Err(err);
-                    }
                     state.top = self.tables.nodes[state.top as usize].parent;
                     state.depth -= 1;
                 }
@@ -576,8 +581,10 @@ impl Events {
             }
             Record::ContextSwitch { tid } => {
                 self.counts.context_switches += 1;
-                self.current_tid = Some(tid);
-                self.threads.entry(tid).or_default();
+                if let Some(old) = self.current_tid.replace(tid) {
+                    self.threads.insert(old, self.current);
+                }
+                self.current = *self.threads.entry(tid).or_default();
                 Ok(None)
             }
             Record::CodeObject(code) => {
@@ -679,12 +686,10 @@ impl Events {
     }
 
     fn push(&mut self, frame: u32, offset: u64) -> Result<()> {
-        let tid = match self.current_tid {
-            Some(tid) => tid,
-            None => return Err(self.corrupt(ErrorKind::NoCurrentThread, offset)),
-        };
-        // One lookup: the thread map and the tables are separate fields.
-        let state = self.threads.entry(tid).or_default();
+        if self.current_tid.is_none() {
+            return Err(self.corrupt(ErrorKind::NoCurrentThread, offset));
+        }
+        let state = &mut self.current;
         state.top = self.tables.child(state.top, frame);
         state.depth += 1;
         Ok(())
@@ -700,9 +705,12 @@ impl Iterator for Events {
         }
         loop {
             let offset = self.records.offset();
-            let record = match self.records.next()? {
-                Ok(r) => r,
-                Err(e) => return Some(Err(e)),
+            let record = match self.records.next_hot() {
+                Some(r) => r,
+                None => match self.records.next()? {
+                    Ok(r) => r,
+                    Err(e) => return Some(Err(e)),
+                },
             };
             match self.handle(record, offset) {
                 Ok(Some(event)) => return Some(Ok(event)),

@@ -51,7 +51,10 @@ enum Layout {
 /// Decoder registers (spec §2.2; Appendix B for v8–v11). All start at zero.
 #[derive(Debug, Default, Clone)]
 struct Registers {
+    /// The last 15 pointer-cache misses as a ring: entry `i` (0 = newest) is at
+    /// `(ptr_head + i) % 15`, so an insertion writes one slot instead of shifting fourteen.
     ptr_cache: [u64; 15],
+    ptr_head: usize,
     /// v12+: address >> 3 of the last cache miss. v8–v11: the last full address.
     last_ptr: u64,
     last_native_id: u64,
@@ -59,6 +62,21 @@ struct Registers {
     last_firstlineno: i32,
     last_frame_id: u64,
     last_line: i32,
+}
+
+impl Registers {
+    /// Entry `index` (0 = newest, at most 14) of the pointer cache.
+    #[inline]
+    fn cached(&self, index: u8) -> u64 {
+        self.ptr_cache[(self.ptr_head + usize::from(index)) % 15]
+    }
+
+    /// A cache miss becomes entry 0; the oldest entry falls out.
+    #[inline]
+    fn cache_insert(&mut self, address: u64) {
+        self.ptr_head = (self.ptr_head + 14) % 15;
+        self.ptr_cache[self.ptr_head] = address;
+    }
 }
 
 /// Register changes computed by a parse, applied only once the whole record has parsed.
@@ -87,6 +105,8 @@ pub struct Records {
     segments_left: u64,
     end: Option<StreamEnd>,
     failed: bool,
+    /// Whether [`Records::hot_streaming_record`] may be tried (tests turn it off to compare).
+    hot_path: bool,
 }
 
 impl Records {
@@ -107,6 +127,7 @@ impl Records {
             segments_left: 0,
             end: None,
             failed: false,
+            hot_path: true,
         }
     }
 
@@ -142,6 +163,9 @@ impl Records {
     fn step(&mut self) -> Option<Result<Record>> {
         if self.end.is_some() || self.failed {
             return None;
+        }
+        if let Some(record) = self.next_hot() {
+            return Some(Ok(record));
         }
         loop {
             let offset = self.stream.offset();
@@ -219,6 +243,92 @@ impl Records {
         }
     }
 
+    /// The next record, when it is one of the hot records of a v12+ streaming body and whole in
+    /// the window; `None` leaves everything as it was for [`Iterator::next`]. Inlined into the
+    /// event reader so that the hot records never travel through the general `Record` return.
+    #[inline(always)]
+    pub(crate) fn next_hot(&mut self) -> Option<Record> {
+        if self.hot_path
+            && self.layout == Layout::Streaming
+            && self.segments_left == 0
+            && self.end.is_none()
+            && !self.failed
+        {
+            self.hot_streaming_record()
+        } else {
+            None
+        }
+    }
+
+    /// The fast path for the three records that make up nearly all of a v12+ streaming body
+    /// (ALLOCATION, FRAME_PUSH, FRAME_POP), taken when the window holds a whole record of any
+    /// of them. It decodes straight from the window into the registers, without the staged
+    /// [`Pending`] changes the general parser needs for records that may be cut. Anything else —
+    /// another record type, a short window, a varint that overflows, an unknown allocator — returns
+    /// `None` before touching any state, and the general parser then reads (or reports) the
+    /// record exactly as it would have. `tests::hot_path_matches_general_parser` checks that both
+    /// paths agree record by record.
+    #[inline(always)]
+    fn hot_streaming_record(&mut self) -> Option<Record> {
+        let avail = self.stream.available();
+        if avail.len() < HOT_RECORD_MAX {
+            return None;
+        }
+        let t = avail[0];
+        let mut pos = 1;
+        let record = if t & 0x80 != 0 {
+            let index = (t >> 3) & 0x0f;
+            let miss = if index == 15 {
+                let delta = zigzag(hot_uvarint(avail, &mut pos)?);
+                Some(self.regs.last_ptr.wrapping_add(delta as u64))
+            } else {
+                None
+            };
+            let id = if t & 0x07 != 0 {
+                t & 0x07
+            } else {
+                pos += 1;
+                avail[pos - 1]
+            };
+            let allocator = Allocator::from_id(id)?;
+            let native_frame_id = if self.native && allocator.has_size() {
+                let delta = zigzag(hot_uvarint(avail, &mut pos)?);
+                Some(self.regs.last_native_id.wrapping_add(delta as u64))
+            } else {
+                None
+            };
+            let size = if allocator.has_size() { hot_uvarint(avail, &mut pos)? } else { 0 };
+            // The whole record is read: only now do the registers change.
+            let address = match miss {
+                Some(shifted) => {
+                    self.regs.last_ptr = shifted;
+                    self.regs.cache_insert(shifted << 3);
+                    shifted << 3
+                }
+                None => self.regs.cached(index),
+            };
+            if let Some(id) = native_frame_id {
+                self.regs.last_native_id = id;
+            }
+            Record::Allocation(Allocation { address, size, allocator, native_frame_id })
+        } else if t & 0x40 != 0 {
+            let code_object_id = hot_uvarint(avail, &mut pos)?;
+            let offset = zigzag(hot_uvarint(avail, &mut pos)?);
+            Record::FramePush {
+                code_object_id,
+                instruction_offset: offset as i32,
+                is_entry_frame: t & 1 != 0,
+            }
+        } else if t & 0x30 == 0x10 {
+            Record::FramePop { count: (t & 0x0f) + 1 }
+        } else {
+            return None;
+        };
+        self.stream.consume(pos);
+        self.index += 1;
+        Some(record)
+    }
+
     /// SEGMENT records must come exactly `num_segments` at a time after their SEGMENT_HEADER.
     fn check_segment_group(&mut self, record: &Record) -> std::result::Result<(), ErrorKind> {
         match record {
@@ -237,8 +347,7 @@ impl Records {
             r.last_ptr = v;
         }
         if let Some(address) = p.cache_insert {
-            r.ptr_cache.copy_within(0..14, 1);
-            r.ptr_cache[0] = address;
+            r.cache_insert(address);
         }
         if let Some(v) = p.last_native_id {
             r.last_native_id = v;
@@ -266,6 +375,34 @@ impl Iterator for Records {
     }
 }
 
+/// The longest ALLOCATION record: type byte, address delta (10), allocator byte, native delta
+/// (10) and size (10). FRAME_PUSH and FRAME_POP are shorter.
+const HOT_RECORD_MAX: usize = 32;
+
+/// [`wire::uvarint`] for a window known to hold ten more bytes: `None` where it would fail.
+#[inline]
+fn hot_uvarint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut value: u64 = 0;
+    let mut shift = 0u32;
+    loop {
+        let byte = *bytes.get(*pos)?;
+        *pos += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+        shift += 7;
+        if shift >= 64 {
+            return None;
+        }
+    }
+}
+
+#[inline]
+fn zigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
+}
+
 type Parsed<'a> = PResult<'a, (Record, Pending)>;
 
 fn done(input: &[u8], record: Record, pending: Pending) -> Parsed<'_> {
@@ -289,7 +426,7 @@ fn cached_address<'a>(
         Ok((input, address))
     } else {
         // A hit does not reorder the cache: it is a FIFO of the last 15 misses.
-        Ok((input, regs.ptr_cache[usize::from(index)]))
+        Ok((input, regs.cached(index)))
     }
 }
 
@@ -612,5 +749,62 @@ fn parse_legacy_aggregated<'a>(input: &'a [u8], regs: &Registers) -> Parsed<'a> 
             done(body, Record::LegacyPythonFrameIndex(frame), Pending::default())
         }
         _ => aggregated_common(input, regs),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use crate::Capture;
+
+    /// Every capture the repository holds: the fixtures and the fuzzer's regression inputs.
+    fn captures() -> Vec<PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut out = Vec::new();
+        for dir in ["fixtures", "tests/regressions"] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    out.extend(std::fs::read_dir(&path).unwrap().flatten().map(|e| e.path()));
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+        out.retain(|p| p.extension().is_some_and(|e| e == "bin"));
+        out.sort();
+        out
+    }
+
+    /// Every record, error and end, as text, with or without the hot path.
+    fn decode(path: &Path, hot_path: bool) -> Vec<String> {
+        let capture = match Capture::open(path) {
+            Ok(c) => c,
+            Err(e) => return vec![format!("{e:?}")],
+        };
+        let (_, mut records) = capture.into_parts();
+        records.hot_path = hot_path;
+        let mut out: Vec<String> = records.by_ref().map(|r| format!("{r:?}")).collect();
+        out.push(format!("{:?} at {} after {}", records.end(), records.offset(), records.index));
+        out
+    }
+
+    #[test]
+    fn hot_path_matches_general_parser() {
+        let paths = captures();
+        assert!(paths.len() > 50, "found only {} captures", paths.len());
+        let mut hot_records = 0;
+        for path in &paths {
+            let general = decode(path, false);
+            let hot = decode(path, true);
+            assert_eq!(general.len(), hot.len(), "{}", path.display());
+            for (i, (a, b)) in general.iter().zip(&hot).enumerate() {
+                assert_eq!(a, b, "{} record {i}", path.display());
+            }
+            hot_records += general.len();
+        }
+        assert!(hot_records > 1_000_000, "only {hot_records} records compared");
     }
 }

@@ -1,0 +1,123 @@
+//! The hot paths of an analysis, each timed apart on the largest fixture (`fixtures/v13-service`):
+//!
+//! * `replay`: the live-heap map and the per-site totals (peak epoch, stats accumulators) over
+//!   decoded allocation events, in allocation records/s — decoding excluded;
+//! * `aggregate`: the rows of the peak and of the leaks grouped by location, in sites/s;
+//! * `flame_tree`: the call tree a flame graph is drawn from, in sites/s.
+//!
+//! The fixture has few sites, so `aggregate` and `flame_tree` run on a built capture with
+//! 50,000 sites, each a pseudo-random stack 8 to 23 frames deep over 600 functions, four threads.
+//!
+//! Each benchmark asserts a figure memray reports (or an invariant of it), so a broken path
+//! cannot look fast. The decode paths are in `memreport-format`'s `decode` bench; the whole pass
+//! in `analyze`.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use memreport_analysis::group::{group, By, CallTree};
+use memreport_analysis::{bench_support, Analysis, Analyzer, Mode, Threads};
+use memreport_format::events::{Event, Events};
+use memreport_format::Capture;
+
+const FIXTURE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/v13-service/capture.bin");
+
+/// memray 1.20's `peak_memory` for the fixture (its stats.json).
+const PEAK: u64 = 1_141_940;
+
+fn replay(c: &mut Criterion) {
+    let file = std::fs::read(FIXTURE).expect("fixture");
+    let (header, records) = Capture::from_bytes(file).unwrap().into_parts();
+    let events: Vec<_> = Events::new(header, records)
+        .filter_map(|e| match e.unwrap() {
+            Event::Allocation(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    let mut bench = c.benchmark_group("replay");
+    bench.throughput(Throughput::Elements(events.len() as u64));
+    bench.bench_function("live-heap+sites", |b| {
+        b.iter(|| {
+            let (peak, sites) = bench_support::replay(&events);
+            assert_eq!(peak, PEAK);
+            sites
+        })
+    });
+    bench.finish();
+}
+
+/// A capture with `sites` allocations, each from its own stack and thread mix, half of them
+/// freed: many sites for the grouping and the tree.
+fn many_sites(sites: u64) -> Vec<u8> {
+    let mut b = memreport_format::testing::CaptureBuilder::new();
+    for id in 1..=600u64 {
+        b.code_object(id, &format!("handler_{id}"), &format!("app/module_{}.py", id % 40), 1, &[]);
+    }
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for i in 0..sites {
+        b.context_switch(1 + i % 4);
+        let depth = 8 + (next() % 16) as u8;
+        for _ in 0..depth {
+            b.frame_push(1 + next() % 600, 0, false);
+        }
+        let address = 0x1000_0000 + i * 4096;
+        b.allocation(address, 32 + next() % 8192, 6, 0); // malloc
+        if i % 2 == 0 {
+            b.allocation(address, 0, 5, 0); // free
+        }
+        let mut left = depth;
+        while left > 0 {
+            b.frame_pop(left.min(16));
+            left -= left.min(16);
+        }
+    }
+    b.trailer();
+    b.finish()
+}
+
+fn aggregate_and_tree(c: &mut Criterion) {
+    let capture = Capture::from_bytes(many_sites(50_000)).unwrap();
+    let analysis: Analysis = Analyzer::new().series(false).run(capture).unwrap();
+    assert!(analysis.sites().len() > 45_000, "{} sites", analysis.sites().len());
+    let peak_memory = analysis.peak_memory();
+    let peak = analysis.entries(Mode::Peak, Threads::Merged).unwrap();
+    let leaks = analysis.entries(Mode::Leaks, Threads::Merged).unwrap();
+    let mut bench = c.benchmark_group("aggregate");
+    bench.throughput(Throughput::Elements(analysis.sites().len() as u64));
+    bench.bench_function("peak-rows+by-line", |b| {
+        b.iter(|| {
+            let rows = analysis.entries(Mode::Peak, Threads::Merged).unwrap();
+            let groups = group(&analysis, &rows, By::Line);
+            let total: u64 = groups.iter().map(|g| g.usage.bytes).sum();
+            assert!(total <= peak_memory);
+            groups.len()
+        })
+    });
+    bench.bench_function("leak-rows+by-function", |b| {
+        b.iter(|| {
+            let rows = analysis.entries(Mode::Leaks, Threads::Merged).unwrap();
+            group(&analysis, &rows, By::Function).len()
+        })
+    });
+    bench.finish();
+    let mut bench = c.benchmark_group("flame_tree");
+    bench.throughput(Throughput::Elements(analysis.sites().len() as u64));
+    bench.bench_function("peak", |b| {
+        b.iter(|| {
+            let tree = CallTree::build(&analysis, &peak);
+            let at_peak: u64 = peak.iter().map(|e| e.usage.bytes).sum();
+            assert_eq!(tree.nodes[0].usage.bytes, at_peak);
+            tree
+        })
+    });
+    bench.bench_function("leaks", |b| b.iter(|| CallTree::build(&analysis, &leaks)));
+    bench.finish();
+}
+
+criterion_group!(benches, replay, aggregate_and_tree);
+criterion_main!(benches);
