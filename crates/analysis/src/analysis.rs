@@ -12,7 +12,7 @@ use memreport_format::{
 use crate::info::{CaptureInfo, SampleSpan};
 use crate::replay::{Replay, SiteKey};
 use crate::stacks::Stacks;
-use crate::timeline::{SeriesPoint, Ticks, Timeline};
+use crate::timeline::{Series, Ticks, Timeline};
 
 /// Bytes and blocks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -97,7 +97,7 @@ pub struct Site {
     pub leaked: Usage,
     /// Live totals over time, one point per tick in which they changed (empty when the
     /// analyzer ran with `series(false)`).
-    pub series: Vec<SeriesPoint>,
+    pub series: Series,
 }
 
 /// One row of a peak, leak or temporary result: a stack (and thread, when split) with its total.
@@ -223,7 +223,11 @@ impl<'a> Analyzer<'a> {
             // memray: the sum of the stored high-water-mark bytes (§3).
             aggregated.iter().fold(0u64, |sum, a| sum.wrapping_add(a.bytes_in_high_water_mark))
         };
-        let mut sizes: Vec<(u64, u64)> = replay.sizes.iter().map(|(&s, &c)| (s, c)).collect();
+        let mut sizes: Vec<(u64, u64)> = (replay.small_sizes.iter().enumerate())
+            .filter(|&(_, &c)| c > 0)
+            .map(|(s, &c)| (s as u64, c))
+            .chain(replay.sizes.iter().map(|(&s, &c)| (s, c)))
+            .collect();
         sizes.sort_unstable();
         let mut allocator_counts: Vec<(Allocator, u64)> = Allocator::all()
             .iter()

@@ -327,7 +327,7 @@ pub fn detect(analysis: &Analysis) -> Leaks {
     for (site, label) in sites.iter().zip(&labels) {
         if let Some(label) = label {
             let growth =
-                bytes_at(&site.series, end_tick) as i128 - bytes_at(&site.series, cut_tick) as i128;
+                site.series.bytes_at(end_tick) as i128 - site.series.bytes_at(cut_tick) as i128;
             *net.entry(label.as_str()).or_default() += growth;
         }
     }
@@ -595,12 +595,6 @@ fn examine(series: &LocationSeries, times: &[f64], cut: usize) -> Option<Candida
         end_blocks: last.count,
         allocations: last.allocated.saturating_sub(first.allocated),
     })
-}
-
-/// Live bytes of a sparse series at the end of a tick.
-fn bytes_at(series: &[SeriesPoint], tick: u32) -> u64 {
-    let after = series.partition_point(|p| p.tick <= tick);
-    after.checked_sub(1).map_or(0, |i| series[i].bytes)
 }
 
 /// Whether a file is the program's own code rather than the standard library, an installed

@@ -14,7 +14,7 @@ use memreport_format::events::{AllocationEvent, FxHashMap};
 use memreport_format::AllocatorKind;
 
 use crate::heap::{Block, Change, LiveHeap};
-use crate::timeline::{self, Sample, SeriesPoint, Ticks, Timeline};
+use crate::timeline::{Sample, Series, SeriesPoint, Ticks, Timeline};
 use crate::{Site, Usage};
 
 /// A site: what memray keys a location by (§5.3): Python node, native node and thread.
@@ -31,6 +31,14 @@ impl SiteKey {
     }
 }
 
+/// A site and the peak epoch of its saved `peak` totals, side by side so that a change touches
+/// one place in memory.
+#[derive(Debug)]
+pub(crate) struct Tracked {
+    pub(crate) site: Site,
+    peak_epoch: u64,
+}
+
 /// Temporary allocations of one threshold, per site: usage and first index.
 pub(crate) type TemporaryTable = Vec<Option<(Usage, u64)>>;
 
@@ -42,15 +50,17 @@ struct Recent {
     index: u64,
 }
 
+/// Sizes counted in an array rather than a map.
+const SMALL_SIZES: usize = 4096;
+
 /// The replay state.
 pub(crate) struct Replay {
     heap: LiveHeap,
     /// The sites as they will be returned, updated in place: `leaked` holds the live totals and
-    /// `peak` the totals saved at the peak epoch in `peak_epochs` (see [`Replay::take_sites`]).
-    /// Keeping the public struct here avoids a second copy of every site at the end, which
-    /// doubled the peak memory of captures with many sites.
-    pub(crate) sites: Vec<Site>,
-    peak_epochs: Vec<u64>,
+    /// `peak` the totals saved at the site's peak epoch (see [`Replay::take_sites`]). Keeping
+    /// the public struct here avoids a second copy of every site at the end, which doubled the
+    /// peak memory of captures with many sites.
+    pub(crate) sites: Vec<Tracked>,
     /// The first site of each python node (`u32::MAX`: none), then a chain through
     /// `next_of_node`: most nodes have one site (one thread), so a lookup is an index and one
     /// comparison instead of hashing into a map of every site.
@@ -70,6 +80,9 @@ pub(crate) struct Replay {
     pub(crate) temporary: Vec<TemporaryTable>,
     recent: FxHashMap<u64, VecDeque<Recent>>,
     // Stats (§5.5).
+    /// Allocations per size: sizes below [`SMALL_SIZES`] (nearly all of them) by index, the
+    /// others in a map.
+    pub(crate) small_sizes: Vec<u64>,
     pub(crate) sizes: FxHashMap<u64, u64>,
     pub(crate) allocator_counts: [u64; 16],
     pub(crate) total: Usage,
@@ -87,7 +100,6 @@ impl Replay {
         Replay {
             heap: LiveHeap::default(),
             sites: Vec::new(),
-            peak_epochs: Vec::new(),
             first_of_node: Vec::new(),
             next_of_node: Vec::new(),
             last_site: None,
@@ -100,6 +112,7 @@ impl Replay {
             temporary: vec![Vec::new(); thresholds.len()],
             thresholds,
             recent: FxHashMap::default(),
+            small_sizes: vec![0; SMALL_SIZES],
             sizes: FxHashMap::default(),
             allocator_counts: [0; 16],
             total: Usage::default(),
@@ -121,14 +134,14 @@ impl Replay {
             self.first_of_node.resize(node + 1, u32::MAX);
         }
         let mut at = self.first_of_node[node];
-        while at != u32::MAX && SiteKey::of(&self.sites[at as usize]) != key {
+        while at != u32::MAX && SiteKey::of(&self.sites[at as usize].site) != key {
             at = self.next_of_node[at as usize];
         }
         let id = if at != u32::MAX {
             at
         } else {
             let id = self.sites.len() as u32;
-            self.sites.push(Site {
+            let site = Site {
                 python_node: key.python_node,
                 native_node: key.native_node,
                 tid: key.tid,
@@ -138,9 +151,9 @@ impl Replay {
                 allocated: Usage::default(),
                 peak: Usage::default(),
                 leaked: Usage::default(),
-                series: Vec::new(),
-            });
-            self.peak_epochs.push(u64::MAX);
+                series: Series::default(),
+            };
+            self.sites.push(Tracked { site, peak_epoch: u64::MAX });
             self.next_of_node.push(self.first_of_node[node]);
             self.first_of_node[node] = id;
             id
@@ -154,8 +167,7 @@ impl Replay {
     fn change(&mut self, c: Change) {
         let epoch = self.epoch;
         let tick = self.ticks.current();
-        let s = &mut self.sites[c.site as usize];
-        let peak_epoch = &mut self.peak_epochs[c.site as usize];
+        let Tracked { site: s, peak_epoch } = &mut self.sites[c.site as usize];
         if *peak_epoch != epoch {
             s.peak = s.leaked;
             *peak_epoch = epoch;
@@ -169,7 +181,7 @@ impl Replay {
                 count: s.leaked.count,
                 allocated: s.allocated.count,
             };
-            timeline::record(&mut s.series, point);
+            s.series.record(point);
         }
     }
 
@@ -224,12 +236,15 @@ impl Replay {
     }
 
     fn count_allocation(&mut self, e: &AllocationEvent, site: u32) {
-        let s = &mut self.sites[site as usize];
+        let s = &mut self.sites[site as usize].site;
         s.allocated.count += 1;
         s.allocated.bytes = s.allocated.bytes.wrapping_add(e.size);
         self.total.count += 1;
         self.total.bytes = self.total.bytes.wrapping_add(e.size);
-        *self.sizes.entry(e.size).or_default() += 1;
+        match self.small_sizes.get_mut(e.size as usize) {
+            Some(n) => *n += 1,
+            None => *self.sizes.entry(e.size).or_default() += 1,
+        }
         self.allocator_counts[e.allocator as usize] += 1;
     }
 
@@ -279,8 +294,8 @@ impl Replay {
         let heap = heap.unwrap_or(self.current);
         self.timeline.push(Sample { ms_since_epoch, rss, heap });
         if self.ticks.sample() && self.series {
-            for s in &mut self.sites {
-                timeline::fold(&mut s.series);
+            for Tracked { site: s, .. } in &mut self.sites {
+                s.series.fold();
             }
         }
     }
@@ -288,15 +303,18 @@ impl Replay {
     /// Takes the sites out of the replay, each with its totals at the last peak.
     pub(crate) fn take_sites(&mut self) -> Vec<Site> {
         let epoch = self.epoch;
-        let mut sites = std::mem::take(&mut self.sites);
-        for (s, &peak_epoch) in sites.iter_mut().zip(&self.peak_epochs) {
-            // A site changed since the last peak saved its totals then; any other site has
-            // not changed since, so its live totals are its totals at the peak.
-            if peak_epoch != epoch {
-                s.peak = s.leaked;
-            }
-        }
-        sites
+        // Collected in place: the allocation of `self.sites` is reused, not copied.
+        std::mem::take(&mut self.sites)
+            .into_iter()
+            .map(|Tracked { mut site, peak_epoch }| {
+                // A site changed since the last peak saved its totals then; any other site has
+                // not changed since, so its live totals are its totals at the peak.
+                if peak_epoch != epoch {
+                    site.peak = site.leaked;
+                }
+                site
+            })
+            .collect()
     }
 
     /// The first index of the blocks still live, per site (memray orders leak records by it).

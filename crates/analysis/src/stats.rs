@@ -4,7 +4,7 @@
 //! All of it comes from the per-site totals of the pass, so nothing here reads the capture again.
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use memreport_format::{Allocator, Header};
@@ -100,30 +100,35 @@ impl Stats {
     }
 }
 
-/// Per Python node: allocations, bytes, and the first allocation's index.
-fn per_node_totals(analysis: &Analysis) -> BTreeMap<u32, (Usage, u64)> {
-    let mut out: BTreeMap<u32, (Usage, u64)> = BTreeMap::new();
+/// Per Python node (in node order): allocations, bytes, and the first allocation's index.
+/// Everything computed from it is a sum or a minimum, so its order never shows in the output.
+fn per_node_totals(analysis: &Analysis) -> Vec<(u32, (Usage, u64))> {
+    let mut dense: Vec<Option<(Usage, u64)>> = Vec::new();
     for site in analysis.sites() {
         if site.allocated.count == 0 {
             continue;
         }
-        let e = out.entry(site.python_node).or_insert((Usage::default(), u64::MAX));
+        let node = site.python_node as usize;
+        if dense.len() <= node {
+            dense.resize(node + 1, None);
+        }
+        let e = dense[node].get_or_insert((Usage::default(), u64::MAX));
         e.0.add(site.allocated);
         e.1 = e.1.min(site.first_index);
     }
-    out
+    dense.into_iter().enumerate().filter_map(|(node, t)| Some((node as u32, t?))).collect()
 }
 
 /// Top locations by the innermost frame, memray's way: location ids in order of first
 /// occurrence, sorted by `(value, id)` descending, "no Python stack" below every id.
 fn top_locations(
     stacks: &Stacks,
-    per_node: &BTreeMap<u32, (Usage, u64)>,
+    per_node: &[(u32, (Usage, u64))],
     n: usize,
 ) -> (Vec<Ranked>, Vec<Ranked>) {
     // location → (usage, first index); None is "no Python frame".
     let mut by_location: BTreeMap<Option<&Location>, (Usage, u64)> = BTreeMap::new();
-    for (&node, &(usage, first)) in per_node {
+    for &(node, (usage, first)) in per_node {
         let e = by_location.entry(stacks.innermost(node)).or_insert((Usage::default(), u64::MAX));
         e.0.add(usage);
         e.1 = e.1.min(first);
@@ -211,16 +216,27 @@ fn python_floordiv(a: f64, b: f64) -> f64 {
 fn module_totals(
     stacks: &Stacks,
     header: &Header,
-    per_node: &BTreeMap<u32, (Usage, u64)>,
+    per_node: &[(u32, (Usage, u64))],
 ) -> Vec<ModuleTotal> {
     let resolver = ModuleResolver::new(header);
+    // Classifying a path takes several path walks, and a capture has far fewer distinct files
+    // than stack frames: each file is classified once (its top-level module, or `None` for the
+    // standard library).
+    let mut by_file: HashMap<&str, Option<String>> = HashMap::new();
     let mut totals: BTreeMap<String, Usage> = BTreeMap::new();
-    for (&node, &(usage, _)) in per_node {
+    for &(node, (usage, _)) in per_node {
         let module = stacks
             .python_frames(node)
-            .map(|f| resolver.classify(&f.filename))
-            .find(|(_, kind)| *kind != ModuleKind::Stdlib)
-            .map(|(name, _)| name.split('.').next().unwrap_or("").to_string())
+            .find_map(|f| {
+                by_file
+                    .entry(&f.filename)
+                    .or_insert_with(|| {
+                        let (name, kind) = resolver.classify(&f.filename);
+                        (kind != ModuleKind::Stdlib)
+                            .then(|| name.split('.').next().unwrap_or("").to_string())
+                    })
+                    .clone()
+            })
             .filter(|top| top != "memray")
             .unwrap_or_else(|| "<root>".to_string());
         totals.entry(module).or_default().add(usage);

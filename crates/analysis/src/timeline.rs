@@ -153,41 +153,189 @@ impl Ticks {
     }
 }
 
-/// Writes a site's totals as the value of `series` at their tick.
-pub(crate) fn record(series: &mut Vec<SeriesPoint>, point: SeriesPoint) {
-    match series.last_mut() {
-        Some(last) if last.tick == point.tick => *last = point,
-        _ => series.push(point),
+/// A site's live totals over time: a sparse series of [`SeriesPoint`]s, one per tick in which
+/// they changed, in tick order.
+///
+/// Every site of a capture has one, so it is stored compactly: the points are delta-encoded as
+/// zig-zag varints (5 to 8 bytes a point rather than 32), behind one box that an empty series
+/// does without. The last point stays decoded, because the stream rewrites it until its tick
+/// ends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Series {
+    inner: Option<Box<Encoded>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Encoded {
+    /// Every point but the last, each as the differences from the one before (the first from
+    /// [`ZERO`]): tick, bytes, count, allocated.
+    closed: Vec<u8>,
+    /// The last point of `closed` (or [`ZERO`]), the base of the next difference.
+    base: SeriesPoint,
+    /// The open point.
+    last: SeriesPoint,
+    len: usize,
+}
+
+const ZERO: SeriesPoint = SeriesPoint { tick: 0, bytes: 0, count: 0, allocated: 0 };
+
+impl Series {
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.inner.as_ref().map_or(0, |e| e.len)
+    }
+
+    /// Whether the site never changed.
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_none()
+    }
+
+    /// The points, in tick order.
+    pub fn iter(&self) -> SeriesIter<'_> {
+        SeriesIter { inner: self.inner.as_deref(), at: 0, previous: ZERO, done: false }
+    }
+
+    /// Writes a site's totals as the value of the series at their tick.
+    pub(crate) fn record(&mut self, point: SeriesPoint) {
+        let Some(e) = self.inner.as_deref_mut() else {
+            self.inner =
+                Some(Box::new(Encoded { closed: Vec::new(), base: ZERO, last: point, len: 1 }));
+            return;
+        };
+        if e.last.tick == point.tick {
+            e.last = point;
+            return;
+        }
+        let (base, last) = (e.base, e.last);
+        put_varint(&mut e.closed, u64::from(last.tick.wrapping_sub(base.tick)));
+        put_varint(&mut e.closed, zigzag(last.bytes.wrapping_sub(base.bytes)));
+        put_varint(&mut e.closed, zigzag(last.count.wrapping_sub(base.count)));
+        put_varint(&mut e.closed, zigzag(last.allocated.wrapping_sub(base.allocated)));
+        e.base = last;
+        e.last = point;
+        e.len += 1;
+    }
+
+    /// Halves the tick resolution, keeping the last value of each merged tick.
+    pub(crate) fn fold(&mut self) {
+        let mut out = Series::default();
+        for p in self.iter() {
+            out.record(SeriesPoint { tick: p.tick / 2, ..p });
+        }
+        if let Some(e) = out.inner.as_deref_mut() {
+            e.closed.shrink_to_fit();
+        }
+        *self = out;
+    }
+
+    /// Live bytes at the end of a tick (0 before the first point).
+    pub fn bytes_at(&self, tick: u32) -> u64 {
+        self.iter().take_while(|p| p.tick <= tick).last().map_or(0, |p| p.bytes)
     }
 }
 
-/// Halves the tick resolution of a series, keeping the last value of each merged tick.
-pub(crate) fn fold(series: &mut Vec<SeriesPoint>) {
-    let mut out: Vec<SeriesPoint> = Vec::with_capacity(series.len());
-    for p in series.iter() {
-        let tick = p.tick / 2;
-        match out.last_mut() {
-            Some(last) if last.tick == tick => *last = SeriesPoint { tick, ..*p },
-            _ => out.push(SeriesPoint { tick, ..*p }),
-        }
+impl<'a> IntoIterator for &'a Series {
+    type Item = SeriesPoint;
+    type IntoIter = SeriesIter<'a>;
+
+    fn into_iter(self) -> SeriesIter<'a> {
+        self.iter()
     }
-    *series = out;
+}
+
+impl FromIterator<SeriesPoint> for Series {
+    /// A series of points given in tick order (a point at the tick of the one before replaces
+    /// it).
+    fn from_iter<I: IntoIterator<Item = SeriesPoint>>(points: I) -> Series {
+        let mut out = Series::default();
+        for p in points {
+            out.record(p);
+        }
+        out
+    }
+}
+
+/// The points of a [`Series`], decoded in order.
+#[derive(Debug, Clone)]
+pub struct SeriesIter<'a> {
+    inner: Option<&'a Encoded>,
+    at: usize,
+    previous: SeriesPoint,
+    done: bool,
+}
+
+impl Iterator for SeriesIter<'_> {
+    type Item = SeriesPoint;
+
+    fn next(&mut self) -> Option<SeriesPoint> {
+        let e = self.inner?;
+        if self.done {
+            return None;
+        }
+        if self.at >= e.closed.len() {
+            self.done = true;
+            return Some(e.last);
+        }
+        let tick = get_varint(&e.closed, &mut self.at) as u32;
+        let mut field = || unzigzag(get_varint(&e.closed, &mut self.at));
+        let p = self.previous;
+        let point = SeriesPoint {
+            tick: p.tick.wrapping_add(tick),
+            bytes: p.bytes.wrapping_add(field()),
+            count: p.count.wrapping_add(field()),
+            allocated: p.allocated.wrapping_add(field()),
+        };
+        self.previous = point;
+        Some(point)
+    }
+}
+
+fn zigzag(delta: u64) -> u64 {
+    let d = delta as i64;
+    ((d << 1) ^ (d >> 63)) as u64
+}
+
+fn unzigzag(z: u64) -> u64 {
+    ((z >> 1) as i64 ^ -((z & 1) as i64)) as u64
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads a varint written by [`put_varint`] (the buffer is ours, so it is always whole).
+fn get_varint(bytes: &[u8], at: &mut usize) -> u64 {
+    let mut v = 0u64;
+    let mut shift = 0;
+    while let Some(&b) = bytes.get(*at) {
+        *at += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    v
 }
 
 /// The value of a sparse series at every tick `0..n_ticks` (a step function: a tick without a
 /// point keeps the previous value).
-pub fn dense(series: &[SeriesPoint], n_ticks: u32) -> Vec<u64> {
+pub fn dense(series: &Series, n_ticks: u32) -> Vec<u64> {
     dense_points(series, n_ticks).into_iter().map(|p| p.bytes).collect()
 }
 
 /// Every field of a sparse series at every tick `0..n_ticks` (zero before the first point).
-pub fn dense_points(series: &[SeriesPoint], n_ticks: u32) -> Vec<SeriesPoint> {
+pub fn dense_points(series: &Series, n_ticks: u32) -> Vec<SeriesPoint> {
     let mut out = Vec::with_capacity(n_ticks as usize);
     let mut value = SeriesPoint { tick: 0, bytes: 0, count: 0, allocated: 0 };
     let mut points = series.iter().peekable();
     for tick in 0..n_ticks {
         while let Some(p) = points.next_if(|p| p.tick <= tick) {
-            value = *p;
+            value = p;
         }
         out.push(SeriesPoint { tick, ..value });
     }
@@ -200,16 +348,39 @@ mod tests {
 
     #[test]
     fn fold_keeps_the_last_value_of_each_merged_tick() {
-        let mut s = vec![
+        let mut s: Series = [
             SeriesPoint { tick: 0, bytes: 1, count: 1, allocated: 1 },
             SeriesPoint { tick: 1, bytes: 2, count: 2, allocated: 2 },
             SeriesPoint { tick: 3, bytes: 4, count: 4, allocated: 4 },
             SeriesPoint { tick: 4, bytes: 5, count: 5, allocated: 5 },
-        ];
-        fold(&mut s);
+        ]
+        .into_iter()
+        .collect();
+        s.fold();
         let ticks: Vec<(u32, u64)> = s.iter().map(|p| (p.tick, p.bytes)).collect();
         assert_eq!(ticks, vec![(0, 2), (1, 4), (2, 5)]);
         assert_eq!(dense(&s, 4), vec![2, 4, 5, 5]);
+    }
+
+    #[test]
+    fn series_round_trips_through_its_encoding() {
+        // Deltas of every sign and size, wrap-arounds included, and a rewritten last tick.
+        let points = [
+            SeriesPoint { tick: 0, bytes: 5, count: 1, allocated: 1 },
+            SeriesPoint { tick: 2, bytes: u64::MAX, count: 0, allocated: 9 },
+            SeriesPoint { tick: 3, bytes: 1 << 40, count: u64::MAX, allocated: 1 << 50 },
+            SeriesPoint { tick: 200, bytes: 0, count: 7, allocated: u64::MAX },
+            SeriesPoint { tick: 200, bytes: 12, count: 8, allocated: u64::MAX },
+            SeriesPoint { tick: u32::MAX, bytes: 3, count: 3, allocated: 3 },
+        ];
+        let series: Series = points.iter().copied().collect();
+        let mut expected = points.to_vec();
+        expected.remove(3);
+        assert_eq!(series.iter().collect::<Vec<_>>(), expected);
+        assert_eq!(series.len(), 5);
+        assert_eq!(series.bytes_at(199), 1 << 40);
+        assert_eq!(series.bytes_at(200), 12);
+        assert!(Series::default().iter().next().is_none());
     }
 
     #[test]

@@ -566,22 +566,43 @@ pub fn write_report(
     capture_name: &str,
 ) -> io::Result<()> {
     let leaked = analysis.total(Mode::Leaks).unwrap_or_default();
-    let (memory_views, memory_note) = memory_charts(analysis);
-    let found = leaks::detect(analysis);
-    let first: Vec<String> = found
-        .findings
-        .iter()
-        .filter(|f| f.kind != leaks::Kind::AllocatorRetention)
-        .map(|f| f.allocated_at.clone())
-        .collect();
-    let (curves_chart, curves_note, legend) = curves_chart(analysis, &first);
-    let flames = [(Mode::Peak, "flame-peak"), (Mode::Leaks, "flame-leaks")]
-        .into_iter()
-        .filter_map(|(mode, id)| {
-            flame_section(analysis, mode, Threads::Merged, false, REPORT_FLAME, id)
-        })
-        .collect();
-    let (rows, rows_note) = rows(analysis);
+    // The views are independent until the page is assembled, and on a large capture each takes
+    // a noticeable share of the render (the leak detector and the two call trees most), so they
+    // are built side by side. Each is a pure function of the analysis: the page is the same
+    // whatever the scheduling.
+    let flame = |mode, id| flame_section(analysis, mode, Threads::Merged, false, REPORT_FLAME, id);
+    let (((memory_views, memory_note), (found, curves)), ((peak, leaks), (rows, rows_note))) =
+        rayon::join(
+            || {
+                rayon::join(
+                    || memory_charts(analysis),
+                    || {
+                        let found = leaks::detect(analysis);
+                        let first: Vec<String> = found
+                            .findings
+                            .iter()
+                            .filter(|f| f.kind != leaks::Kind::AllocatorRetention)
+                            .map(|f| f.allocated_at.clone())
+                            .collect();
+                        let curves = curves_chart(analysis, &first);
+                        (found, curves)
+                    },
+                )
+            },
+            || {
+                rayon::join(
+                    || {
+                        rayon::join(
+                            || flame(Mode::Peak, "flame-peak"),
+                            || flame(Mode::Leaks, "flame-leaks"),
+                        )
+                    },
+                    || rows(analysis),
+                )
+            },
+        );
+    let (curves_chart, curves_note, legend) = curves;
+    let flames = [peak, leaks].into_iter().flatten().collect();
     let page = ReportPage {
         css: CSS,
         js: JS,
