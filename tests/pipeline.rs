@@ -82,3 +82,32 @@ fn pipelined_pass_reports_progress_in_order() {
     assert!(seen.windows(2).all(|w| w[0].records < w[1].records && w[0].bytes < w[1].bytes));
     assert!(seen.last().unwrap().records <= analysis.counts().records);
 }
+
+#[test]
+fn single_thread_gives_the_same_outputs() {
+    let capture = fixtures_dir().join("v13-service/capture.bin");
+    let before = fixtures_dir().join("diff-leak-before/capture.bin");
+    let after = fixtures_dir().join("diff-leak-after/capture.bin");
+    let leak = fixtures_dir().join("leak-dict-cache/capture.bin");
+    let (capture, before, after, leak) = (
+        capture.to_str().unwrap(),
+        before.to_str().unwrap(),
+        after.to_str().unwrap(),
+        leak.to_str().unwrap(),
+    );
+    let commands: [&[&str]; 4] = [
+        &["report", capture, "-o", "-"],
+        &["stats", "--json", capture],
+        &["leaks", "--json", leak],
+        &["diff", "--json", before, after],
+    ];
+    for args in commands {
+        let default = memreport(args);
+        let mut one = args.to_vec();
+        one.push("--single-thread");
+        let single = memreport(&one);
+        assert_eq!(default.code, 0, "{args:?}: {}", default.stderr);
+        assert!(default.stdout.len() > 1000, "{args:?}: {} bytes", default.stdout.len());
+        assert!(default.stdout == single.stdout, "{args:?}: outputs differ");
+    }
+}

@@ -43,6 +43,11 @@ struct Cli {
     /// Colour: auto (only on a terminal, unless NO_COLOR is set), always or never.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+    /// Work on one thread. By default a capture is decoded on a second thread while this one
+    /// analyses it, the two captures of a diff are read at once, and the views of a report are
+    /// built side by side. The results are the same either way.
+    #[arg(long, global = true)]
+    single_thread: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -279,6 +284,8 @@ struct Context {
     quiet: bool,
     style: Style,
     progress: bool,
+    /// More than one thread may be used (`--single-thread` is off).
+    parallel: bool,
 }
 
 /// A failure reported as one line on stderr.
@@ -329,7 +336,12 @@ pub fn run_on(
         ColorChoice::Never => false,
         ColorChoice::Auto => terminal.stdout && std::env::var_os("NO_COLOR").is_none(),
     };
-    let cx = Context { quiet: cli.quiet, style: Style { color }, progress: terminal.stderr };
+    let cx = Context {
+        quiet: cli.quiet,
+        style: Style { color },
+        progress: terminal.stderr,
+        parallel: !cli.single_thread,
+    };
     let mut out = BufWriter::with_capacity(1 << 16, stdout);
     let result = match cli.command {
         Command::Info { capture, json } => info(&capture, json, &mut out, stderr),
@@ -475,7 +487,8 @@ fn analyse(
         );
         let _ = stderr.flush();
     };
-    let mut analyzer = Analyzer::new().series(series).temporary(thresholds.iter().copied());
+    let mut analyzer =
+        Analyzer::new().series(series).temporary(thresholds.iter().copied()).parallel(cx.parallel);
     if show {
         analyzer = analyzer.progress(&mut report);
     }
@@ -662,9 +675,20 @@ fn report(
 ) -> Result<u8, Failure> {
     let analysis = analyse(cx, path, &[], true, stderr)?;
     let mut page = Vec::new();
-    output(html::write_report(&mut page, &analysis, &capture_name(path)))?;
+    let name = capture_name(path);
+    let render = |page: &mut Vec<u8>| html::write_report(page, &analysis, &name);
+    output(if cx.parallel { render(&mut page) } else { on_one_thread(|| render(&mut page)) })?;
     write_page(cx, page_target(path, target, "report").as_deref(), &page, out, stderr)?;
     Ok(EXIT_OK)
+}
+
+/// Runs `f` in a rayon pool of one thread, for `--single-thread`: what `f` would build side by
+/// side is built one part after another.
+fn on_one_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+        Ok(pool) => pool.install(f),
+        Err(_) => f(),
+    }
 }
 
 fn leaks(
@@ -704,11 +728,16 @@ fn diff(
     // this measured faster than reading each capture single-threaded side by side (3.4–3.9 s
     // against 4.3–4.6 s for a 10M-record capture against itself, docs/performance.md); with more
     // cores a diff takes about as long as its larger capture alone.
-    let (b, a) = std::thread::scope(|scope| {
-        let other = scope.spawn(|| Analyzer::new().run_path(before));
-        let a = Analyzer::new().run_path(after);
-        (other.join().expect("the analysis of BEFORE does not panic"), a)
-    });
+    let read = |path: &Path| Analyzer::new().parallel(cx.parallel).run_path(path);
+    let (b, a) = if cx.parallel {
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| read(before));
+            let a = read(after);
+            (other.join().expect("the analysis of BEFORE does not panic"), a)
+        })
+    } else {
+        (read(before), read(after))
+    };
     let b = b.map_err(|e| Failure::input(before, e))?;
     let a = a.map_err(|e| Failure::input(after, e))?;
     warn_truncated(stderr, before, Some(b.end()));

@@ -365,10 +365,17 @@ pub struct Counts {
     pub object_records: u64,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+/// A thread's Python stack as trace-tree nodes.
+#[derive(Debug, Clone, Default)]
 struct ThreadState {
     top: u32,
     depth: u32,
+    /// `(frame, node)` of each level: the first `depth` entries are the stack, the entries past
+    /// it the frames popped last, each still a child of the entry below it. A push that
+    /// re-enters the frame just popped at its level — a loop calling the same function — finds
+    /// its node here, in memory the thread touches anyway, instead of probing the tree's map;
+    /// a pop reads its parent here instead of from the node table.
+    levels: Vec<(u32, u32)>,
 }
 
 /// The event stream of a capture.
@@ -528,10 +535,11 @@ impl Events {
                     return Err(self.corrupt(ErrorKind::StackUnderflow, offset));
                 }
                 let state = &mut self.current;
-                for _ in 0..count {
-                    state.top = self.tables.nodes[state.top as usize].parent;
-                    state.depth -= 1;
-                }
+                state.depth -= u32::from(count);
+                state.top = match state.depth {
+                    0 => 0,
+                    d => state.levels[d as usize - 1].1,
+                };
                 Ok(None)
             }
             Record::ObjectRecord { address, created, .. } => {
@@ -582,13 +590,14 @@ impl Events {
             Record::ContextSwitch { tid } => {
                 self.counts.context_switches += 1;
                 if let Some(old) = self.current_tid.replace(tid) {
-                    self.threads.insert(old, self.current);
+                    self.threads.insert(old, std::mem::take(&mut self.current));
                 }
-                self.current = *self.threads.entry(tid).or_default();
+                // The map keeps an entry for the running thread too, so it lists every thread.
+                self.current = std::mem::take(self.threads.entry(tid).or_default());
                 Ok(None)
             }
             Record::CodeObject(code) => {
-                self.tables.code_objects.insert(code.id, code);
+                self.tables.code_objects.insert(code.id, *code);
                 Ok(None)
             }
             Record::LegacyFrameIndex(f) => {
@@ -667,7 +676,7 @@ impl Events {
                 // Aggregated captures have no context switches: their threads are known from
                 // the records that carry them.
                 self.threads.entry(a.tid).or_default();
-                Ok(Some(Event::Aggregated(a)))
+                Ok(Some(Event::Aggregated(*a)))
             }
             Record::Trailer | Record::AggregatedTrailer => Ok(None),
         }
@@ -690,7 +699,18 @@ impl Events {
             return Err(self.corrupt(ErrorKind::NoCurrentThread, offset));
         }
         let state = &mut self.current;
-        state.top = self.tables.child(state.top, frame);
+        let level = state.depth as usize;
+        let node = match state.levels.get(level) {
+            Some(&(f, node)) if f == frame => node,
+            _ => {
+                let node = self.tables.child(state.top, frame);
+                // The levels above belonged to the frame replaced here.
+                state.levels.truncate(level);
+                state.levels.push((frame, node));
+                node
+            }
+        };
+        state.top = node;
         state.depth += 1;
         Ok(())
     }

@@ -323,10 +323,10 @@ pub enum Record {
         tid: u64,
     },
     /// v12+: a code object.
-    CodeObject(CodeObject),
+    CodeObject(Box<CodeObject>),
     /// v8–v11: a frame definition. Wire: `nnnn0011 svarint Δframe_id, cstr, cstr, svarint Δline`,
     /// flag bit 0 = not an entry frame.
-    LegacyFrameIndex(LegacyFrame),
+    LegacyFrameIndex(Box<LegacyFrame>),
     /// Aggregated: a memory sample with the aggregator's heap size. Wire: `0x01 u64 ×3`.
     MemorySnapshot {
         /// ms since the epoch.
@@ -337,7 +337,7 @@ pub enum Record {
         heap: u64,
     },
     /// Aggregated: totals of one location.
-    AggregatedAllocation(AggregatedAllocation),
+    AggregatedAllocation(Box<AggregatedAllocation>),
     /// Aggregated v12+: a frame (code object and instruction).
     PythonFrameIndex {
         /// Frame id (0, 1, 2… in order).
@@ -350,7 +350,7 @@ pub enum Record {
         is_entry_frame: bool,
     },
     /// Aggregated v10–v11: a frame with its strings (stored in hash order).
-    LegacyPythonFrameIndex(LegacyFrame),
+    LegacyPythonFrameIndex(Box<LegacyFrame>),
     /// Aggregated: trace-tree node k (k = 1, 2, 3… in order) = (frame, parent node).
     PythonTraceIndex {
         /// Frame id.

@@ -490,13 +490,13 @@ fn code_object<'a>(input: &'a [u8], regs: &Registers) -> Parsed<'a> {
     pending.last_firstlineno = Some(firstlineno);
     let (input, len) = wire::uvarint(input)?;
     let (input, table) = wire::bytes(input, len)?;
-    let record = Record::CodeObject(CodeObject {
+    let record = Record::CodeObject(Box::new(CodeObject {
         id,
         function_name,
         filename,
         firstlineno,
         linetable: table.to_vec(),
-    });
+    }));
     done(input, record, pending)
 }
 
@@ -605,7 +605,7 @@ fn parse_legacy_streaming<'a>(input: &'a [u8], regs: &Registers, start: u64) -> 
                 lineno,
                 is_entry_frame: flags & 1 == 0,
             };
-            done(body, Record::LegacyFrameIndex(frame), pending)
+            done(body, Record::LegacyFrameIndex(Box::new(frame)), pending)
         }
         4 => {
             let mut pending = Pending::default();
@@ -642,7 +642,7 @@ fn aggregated_allocation(input: &[u8], legacy: bool) -> Parsed<'_> {
     let Some(allocator) = allocator else {
         return fail(input, ErrorKind::UnknownAllocator { id });
     };
-    let record = Record::AggregatedAllocation(AggregatedAllocation {
+    let record = Record::AggregatedAllocation(Box::new(AggregatedAllocation {
         tid: word(0),
         allocator,
         native_frame_id: word(16),
@@ -652,7 +652,7 @@ fn aggregated_allocation(input: &[u8], legacy: bool) -> Parsed<'_> {
         n_allocations_leaked: word(48),
         bytes_in_high_water_mark: word(56),
         bytes_leaked: word(64),
-    });
+    }));
     done(input, record, Pending::default())
 }
 
@@ -746,7 +746,7 @@ fn parse_legacy_aggregated<'a>(input: &'a [u8], regs: &Registers) -> Parsed<'a> 
                 lineno,
                 is_entry_frame: entry != 0,
             };
-            done(body, Record::LegacyPythonFrameIndex(frame), Pending::default())
+            done(body, Record::LegacyPythonFrameIndex(Box::new(frame)), Pending::default())
         }
         _ => aggregated_common(input, regs),
     }
