@@ -25,18 +25,20 @@ pub(crate) struct SiteKey {
     pub(crate) tid: u64,
 }
 
-impl SiteKey {
-    fn of(site: &Site) -> SiteKey {
-        SiteKey { python_node: site.python_node, native_node: site.native_node, tid: site.tid }
-    }
-}
-
 /// A site and the peak epoch of its saved `peak` totals, side by side so that a change touches
 /// one place in memory.
 #[derive(Debug)]
 pub(crate) struct Tracked {
     pub(crate) site: Site,
     peak_epoch: u64,
+}
+
+/// A site's place in its node's chain, with the part of its key that tells it from the others.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    tid: u64,
+    native_node: u64,
+    next: u32,
 }
 
 /// Temporary allocations of one threshold, per site: usage and first index.
@@ -61,11 +63,13 @@ pub(crate) struct Replay {
     /// the public struct here avoids a second copy of every site at the end, which doubled the
     /// peak memory of captures with many sites.
     pub(crate) sites: Vec<Tracked>,
-    /// The first site of each python node (`u32::MAX`: none), then a chain through
-    /// `next_of_node`: most nodes have one site (one thread), so a lookup is an index and one
-    /// comparison instead of hashing into a map of every site.
+    /// The first site of each python node (`u32::MAX`: none), then a chain through `links`:
+    /// a node has one site per thread (and native stack), so a lookup is an index and a few
+    /// comparisons instead of hashing into a map of every site. The chain holds the rest of the
+    /// key itself, so the walk stays in one dense array rather than visiting the large site
+    /// records, whose cache misses made up most of the replay's time.
     first_of_node: Vec<u32>,
-    next_of_node: Vec<u32>,
+    links: Vec<Link>,
     last_site: Option<(SiteKey, u32)>,
     pub(crate) current: u64,
     pub(crate) peak: u64,
@@ -101,7 +105,7 @@ impl Replay {
             heap: LiveHeap::default(),
             sites: Vec::new(),
             first_of_node: Vec::new(),
-            next_of_node: Vec::new(),
+            links: Vec::new(),
             last_site: None,
             current: 0,
             peak: 0,
@@ -134,8 +138,12 @@ impl Replay {
             self.first_of_node.resize(node + 1, u32::MAX);
         }
         let mut at = self.first_of_node[node];
-        while at != u32::MAX && SiteKey::of(&self.sites[at as usize].site) != key {
-            at = self.next_of_node[at as usize];
+        while at != u32::MAX {
+            let link = &self.links[at as usize];
+            if link.tid == key.tid && link.native_node == key.native_node {
+                break;
+            }
+            at = link.next;
         }
         let id = if at != u32::MAX {
             at
@@ -154,7 +162,11 @@ impl Replay {
                 series: Series::default(),
             };
             self.sites.push(Tracked { site, peak_epoch: u64::MAX });
-            self.next_of_node.push(self.first_of_node[node]);
+            self.links.push(Link {
+                tid: key.tid,
+                native_node: key.native_node,
+                next: self.first_of_node[node],
+            });
             self.first_of_node[node] = id;
             id
         };
