@@ -31,6 +31,9 @@ pub(crate) struct SiteKey {
 pub(crate) struct Tracked {
     pub(crate) site: Site,
     peak_epoch: u64,
+    /// The tick in which the site last changed while its series point is not yet written
+    /// (`u32::MAX`: none pending); such sites are listed in `Replay::dirty`.
+    dirty_tick: u32,
 }
 
 /// A site's place in its node's chain, with the part of its key that tells it from the others.
@@ -94,6 +97,8 @@ pub(crate) struct Replay {
     pub(crate) timeline: Timeline,
     pub(crate) ticks: Ticks,
     series: bool,
+    /// Sites changed in the current tick, whose series point is pending.
+    dirty: Vec<u32>,
 }
 
 impl Replay {
@@ -123,6 +128,7 @@ impl Replay {
             timeline: Timeline::new(),
             ticks: Ticks::new(),
             series,
+            dirty: Vec::new(),
         }
     }
 
@@ -161,7 +167,7 @@ impl Replay {
                 leaked: Usage::default(),
                 series: Series::default(),
             };
-            self.sites.push(Tracked { site, peak_epoch: u64::MAX });
+            self.sites.push(Tracked { site, peak_epoch: u64::MAX, dirty_tick: u32::MAX });
             self.links.push(Link {
                 tid: key.tid,
                 native_node: key.native_node,
@@ -179,22 +185,35 @@ impl Replay {
     fn change(&mut self, c: Change) {
         let epoch = self.epoch;
         let tick = self.ticks.current();
-        let Tracked { site: s, peak_epoch } = &mut self.sites[c.site as usize];
+        let Tracked { site: s, peak_epoch, dirty_tick } = &mut self.sites[c.site as usize];
         if *peak_epoch != epoch {
             s.peak = s.leaked;
             *peak_epoch = epoch;
         }
         s.leaked.count = s.leaked.count.wrapping_add(c.count as u64);
         s.leaked.bytes = s.leaked.bytes.wrapping_add(c.added).wrapping_sub(c.removed);
-        if self.series {
-            let point = SeriesPoint {
+        // The series point of this tick is written when the tick ends: a site that changes a
+        // thousand times in a tick costs one point, not a thousand visits to its series.
+        if self.series && *dirty_tick != tick {
+            *dirty_tick = tick;
+            self.dirty.push(c.site);
+        }
+    }
+
+    /// Writes the series point of every site that changed in `tick`, as its totals now (at the
+    /// end of the tick).
+    fn flush_series(&mut self, tick: u32) {
+        for &site in &self.dirty {
+            let Tracked { site: s, dirty_tick, .. } = &mut self.sites[site as usize];
+            *dirty_tick = u32::MAX;
+            s.series.record(SeriesPoint {
                 tick,
                 bytes: s.leaked.bytes,
                 count: s.leaked.count,
                 allocated: s.allocated.count,
-            };
-            s.series.record(point);
+            });
         }
+        self.dirty.clear();
     }
 
     pub(crate) fn allocation(&mut self, e: &AllocationEvent) {
@@ -305,7 +324,12 @@ impl Replay {
     pub(crate) fn memory(&mut self, ms_since_epoch: u64, rss: u64, heap: Option<u64>) {
         let heap = heap.unwrap_or(self.current);
         self.timeline.push(Sample { ms_since_epoch, rss, heap });
-        if self.ticks.sample() && self.series {
+        let tick = self.ticks.current();
+        let doubled = self.ticks.sample();
+        if self.series && (doubled || self.ticks.current() != tick) {
+            self.flush_series(tick);
+        }
+        if doubled && self.series {
             for Tracked { site: s, .. } in &mut self.sites {
                 s.series.fold();
             }
@@ -314,11 +338,12 @@ impl Replay {
 
     /// Takes the sites out of the replay, each with its totals at the last peak.
     pub(crate) fn take_sites(&mut self) -> Vec<Site> {
+        self.flush_series(self.ticks.current());
         let epoch = self.epoch;
         // Collected in place: the allocation of `self.sites` is reused, not copied.
         std::mem::take(&mut self.sites)
             .into_iter()
-            .map(|Tracked { mut site, peak_epoch }| {
+            .map(|Tracked { mut site, peak_epoch, .. }| {
                 // A site changed since the last peak saved its totals then; any other site has
                 // not changed since, so its live totals are its totals at the peak.
                 if peak_epoch != epoch {
