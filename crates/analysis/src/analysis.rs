@@ -284,23 +284,35 @@ impl Sink {
 fn sequential(
     mut events: Events,
     sink: &mut Sink,
-    mut progress: Option<&mut dyn FnMut(Progress)>,
+    progress: Option<&mut dyn FnMut(Progress)>,
 ) -> (Events, Result<()>) {
-    let mut next_report = PROGRESS_EVERY;
+    let mut progress = Reporter { report: progress, next: PROGRESS_EVERY };
     while let Some(event) = events.next() {
         match event {
             Ok(event) => sink.event(&event),
             Err(e) => return (events, Err(e)),
         }
-        if let Some(report) = progress.as_mut() {
-            let records = events.counts().records;
-            if records >= next_report {
-                next_report = records + PROGRESS_EVERY;
-                report(Progress { records, bytes: events.offset() });
+        progress.at(events.counts().records, || events.offset());
+    }
+    (events, Ok(()))
+}
+
+/// Calls the progress callback once every [`PROGRESS_EVERY`] records.
+struct Reporter<'p> {
+    report: Option<&'p mut dyn FnMut(Progress)>,
+    next: u64,
+}
+
+impl Reporter<'_> {
+    #[inline]
+    fn at(&mut self, records: u64, bytes: impl FnOnce() -> u64) {
+        if let Some(report) = self.report.as_mut() {
+            if records >= self.next {
+                self.next = records + PROGRESS_EVERY;
+                report(Progress { records, bytes: bytes() });
             }
         }
     }
-    (events, Ok(()))
 }
 
 /// Events per batch handed from the decoding thread to the replay: large enough that the
@@ -327,8 +339,9 @@ struct Batch {
 fn pipelined(
     events: Events,
     sink: &mut Sink,
-    mut progress: Option<&mut dyn FnMut(Progress)>,
+    progress: Option<&mut dyn FnMut(Progress)>,
 ) -> (Events, Result<()>) {
+    let mut progress = Reporter { report: progress, next: PROGRESS_EVERY };
     std::thread::scope(|scope| {
         let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         // Emptied batches go back to the decoder, so the pass allocates a handful of buffers.
@@ -368,17 +381,11 @@ fn pipelined(
             events
         });
         let mut outcome = Ok(());
-        let mut next_report = PROGRESS_EVERY;
         for batch in full_rx {
             for event in &batch.events {
                 sink.event(event);
             }
-            if let Some(report) = progress.as_mut() {
-                if batch.records >= next_report {
-                    next_report = batch.records + PROGRESS_EVERY;
-                    report(Progress { records: batch.records, bytes: batch.offset });
-                }
-            }
+            progress.at(batch.records, || batch.offset);
             if let Some(e) = batch.error {
                 outcome = Err(e);
             }

@@ -272,7 +272,7 @@ impl Replay {
         s.allocated.bytes = s.allocated.bytes.wrapping_add(e.size);
         self.total.count += 1;
         self.total.bytes = self.total.bytes.wrapping_add(e.size);
-        match self.small_sizes.get_mut(e.size as usize) {
+        match usize::try_from(e.size).ok().and_then(|i| self.small_sizes.get_mut(i)) {
             Some(n) => *n += 1,
             None => *self.sizes.entry(e.size).or_default() += 1,
         }

@@ -368,7 +368,6 @@ pub struct Counts {
 /// A thread's Python stack as trace-tree nodes.
 #[derive(Debug, Clone, Default)]
 struct ThreadState {
-    top: u32,
     depth: u32,
     /// `(frame, node)` of each level: the first `depth` entries are the stack, the entries past
     /// it the frames popped last, each still a child of the entry below it. A push that
@@ -376,6 +375,17 @@ struct ThreadState {
     /// its node here, in memory the thread touches anyway, instead of probing the tree's map;
     /// a pop reads its parent here instead of from the node table.
     levels: Vec<(u32, u32)>,
+}
+
+impl ThreadState {
+    /// The node of the stack (0: empty).
+    #[inline]
+    fn top(&self) -> u32 {
+        match self.depth {
+            0 => 0,
+            d => self.levels[d as usize - 1].1,
+        }
+    }
 }
 
 /// The event stream of a capture.
@@ -487,7 +497,7 @@ impl Events {
                 let legacy = !self.header.has_modern_records();
                 let generation = self.tables.n_generations();
                 let (tid, state) = self.thread(offset)?;
-                let top = state.top;
+                let top = state.top();
                 // memray drops stack data for deallocations (spec §2.3), even when the record
                 // carries a native id (MUNMAP). v8–v11: a record without native id has segment
                 // generation 0.
@@ -534,18 +544,13 @@ impl Events {
                 if u32::from(count) > self.current.depth {
                     return Err(self.corrupt(ErrorKind::StackUnderflow, offset));
                 }
-                let state = &mut self.current;
-                state.depth -= u32::from(count);
-                state.top = match state.depth {
-                    0 => 0,
-                    d => state.levels[d as usize - 1].1,
-                };
+                self.current.depth -= u32::from(count);
                 Ok(None)
             }
             Record::ObjectRecord { address, created, .. } => {
                 self.counts.object_records += 1;
                 let (tid, state) = self.thread(offset)?;
-                let python_node = if created { state.top } else { 0 };
+                let python_node = if created { state.top() } else { 0 };
                 Ok(Some(Event::Object { tid, address, created, python_node }))
             }
             Record::MemoryRecord { rss, ms_since_epoch } => {
@@ -700,17 +705,12 @@ impl Events {
         }
         let state = &mut self.current;
         let level = state.depth as usize;
-        let node = match state.levels.get(level) {
-            Some(&(f, node)) if f == frame => node,
-            _ => {
-                let node = self.tables.child(state.top, frame);
-                // The levels above belonged to the frame replaced here.
-                state.levels.truncate(level);
-                state.levels.push((frame, node));
-                node
-            }
-        };
-        state.top = node;
+        if !matches!(state.levels.get(level), Some(&(f, _)) if f == frame) {
+            let node = self.tables.child(state.top(), frame);
+            // The levels above belonged to the frame replaced here.
+            state.levels.truncate(level);
+            state.levels.push((frame, node));
+        }
         state.depth += 1;
         Ok(())
     }
