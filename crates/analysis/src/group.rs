@@ -221,9 +221,14 @@ impl CallTree {
             .collect();
         // Only looked up, never iterated, so its order cannot leak into the output.
         let mut index: FxHashMap<(u32, NodeKind), u32> = FxHashMap::default();
+        // A tree has at least a node per distinct stack: growing to that size is known work.
+        index.reserve(entries.len());
+        nodes.reserve(entries.len());
         let mut path: Vec<NodeKind> = Vec::new();
+        // Reused for every row: allocating a stack per row was most of the build's time.
+        let mut stack: Vec<u32> = Vec::new();
         for e in entries {
-            let stack = stacks.python_stack_ids(e.python_node, e.representative_tid);
+            stacks.python_stack_ids_into(e.python_node, e.representative_tid, &mut stack);
             nodes[0].usage.add(e.usage);
             path.clear();
             path.extend(e.tid.map(NodeKind::Thread));

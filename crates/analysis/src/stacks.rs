@@ -95,12 +95,18 @@ impl Stacks {
 
     /// The frame ids of [`Stacks::python_stack`] (see [`Stacks::frame`]), innermost first.
     pub fn python_stack_ids(&self, node: u32, tid: u64) -> Vec<u32> {
-        let mut frames: Vec<u32> =
-            self.frame_ids(node).filter(|&f| (f as usize) < self.frames.len()).collect();
+        let mut frames = Vec::new();
+        self.python_stack_ids_into(node, tid, &mut frames);
+        frames
+    }
+
+    /// [`Stacks::python_stack_ids`] into a buffer the caller reuses (it is cleared first).
+    pub(crate) fn python_stack_ids_into(&self, node: u32, tid: u64, frames: &mut Vec<u32>) {
+        frames.clear();
+        frames.extend(self.frame_ids(node).filter(|&f| (f as usize) < self.frames.len()));
         if self.main_tid == Some(tid) {
             frames.truncate(frames.len().saturating_sub(self.skipped_on_main));
         }
-        frames
     }
 
     /// The native frames of a record, innermost first, each located in the images of its
