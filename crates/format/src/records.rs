@@ -275,29 +275,28 @@ impl Records {
             return None;
         }
         let t = avail[0];
-        let mut pos = 1;
+        let mut rest = &avail[1..];
         let record = if t & 0x80 != 0 {
             let index = (t >> 3) & 0x0f;
             let miss = if index == 15 {
-                let delta = zigzag(hot_uvarint(avail, &mut pos)?);
-                Some(self.regs.last_ptr.wrapping_add(delta as u64))
+                Some(self.regs.last_ptr.wrapping_add(take(&mut rest, wire::svarint)? as u64))
             } else {
                 None
             };
             let id = if t & 0x07 != 0 {
                 t & 0x07
             } else {
-                pos += 1;
-                avail[pos - 1]
+                let (&id, after) = rest.split_first()?;
+                rest = after;
+                id
             };
             let allocator = Allocator::from_id(id)?;
             let native_frame_id = if self.native && allocator.has_size() {
-                let delta = zigzag(hot_uvarint(avail, &mut pos)?);
-                Some(self.regs.last_native_id.wrapping_add(delta as u64))
+                Some(self.regs.last_native_id.wrapping_add(take(&mut rest, wire::svarint)? as u64))
             } else {
                 None
             };
-            let size = if allocator.has_size() { hot_uvarint(avail, &mut pos)? } else { 0 };
+            let size = if allocator.has_size() { take(&mut rest, wire::uvarint)? } else { 0 };
             // The whole record is read: only now do the registers change.
             let address = match miss {
                 Some(shifted) => {
@@ -312,8 +311,8 @@ impl Records {
             }
             Record::Allocation(Allocation { address, size, allocator, native_frame_id })
         } else if t & 0x40 != 0 {
-            let code_object_id = hot_uvarint(avail, &mut pos)?;
-            let offset = zigzag(hot_uvarint(avail, &mut pos)?);
+            let code_object_id = take(&mut rest, wire::uvarint)?;
+            let offset = take(&mut rest, wire::svarint)?;
             Record::FramePush {
                 code_object_id,
                 instruction_offset: offset as i32,
@@ -324,7 +323,8 @@ impl Records {
         } else {
             return None;
         };
-        self.stream.consume(pos);
+        let consumed = avail.len() - rest.len();
+        self.stream.consume(consumed);
         self.index += 1;
         Some(record)
     }
@@ -379,28 +379,14 @@ impl Iterator for Records {
 /// (10) and size (10). FRAME_PUSH and FRAME_POP are shorter.
 const HOT_RECORD_MAX: usize = 32;
 
-/// [`wire::uvarint`] for a window known to hold ten more bytes: `None` where it would fail.
+/// Runs a wire parser on the front of `rest` and advances past what it read. Any failure
+/// becomes `None` for the hot path, which leaves the record to the general parser (truncation
+/// cannot happen there: the window holds a whole record of any hot type).
 #[inline]
-fn hot_uvarint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut value: u64 = 0;
-    let mut shift = 0u32;
-    loop {
-        let byte = *bytes.get(*pos)?;
-        *pos += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some(value);
-        }
-        shift += 7;
-        if shift >= 64 {
-            return None;
-        }
-    }
-}
-
-#[inline]
-fn zigzag(z: u64) -> i64 {
-    ((z >> 1) as i64) ^ -((z & 1) as i64)
+fn take<'a, T>(rest: &mut &'a [u8], parse: fn(&'a [u8]) -> PResult<'a, T>) -> Option<T> {
+    let (after, value) = parse(rest).ok()?;
+    *rest = after;
+    Some(value)
 }
 
 type Parsed<'a> = PResult<'a, (Record, Pending)>;
