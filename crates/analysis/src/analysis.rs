@@ -10,7 +10,7 @@ use memreport_format::{
 };
 
 use crate::info::{CaptureInfo, SampleSpan};
-use crate::replay::{Replay, SiteKey};
+use crate::replay::{Replay, SiteKey, SiteThreads};
 use crate::stacks::Stacks;
 use crate::timeline::{Series, Ticks, Timeline};
 
@@ -81,8 +81,12 @@ pub struct Site {
     pub python_node: u32,
     /// Native trace node (0: none).
     pub native_node: u64,
-    /// memray thread id.
+    /// memray thread id: the site's thread, or, when the pass merged threads
+    /// ([`Analyzer::threads`]), the thread of its first allocation.
     pub tid: u64,
+    /// Whether allocations of more than one thread were made here (only when the pass merged
+    /// threads; a per-thread site has one thread by definition).
+    pub shared: bool,
     /// Allocator of the site's first allocation.
     pub allocator: Allocator,
     /// Memory-map generation of the site's first allocation.
@@ -129,6 +133,7 @@ pub struct Analyzer<'a> {
     series: bool,
     progress: Option<&'a mut dyn FnMut(Progress)>,
     parallel: bool,
+    threads: Threads,
 }
 
 /// How far a pass has read.
@@ -150,6 +155,7 @@ impl Default for Analyzer<'_> {
             series: true,
             progress: None,
             parallel: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
+            threads: Threads::Split,
         }
     }
 }
@@ -181,6 +187,17 @@ impl<'a> Analyzer<'a> {
         self
     }
 
+    /// Whether sites keep threads apart ([`Threads::Split`], the default) or merge them.
+    ///
+    /// Merged, a stack reached by many threads (a thread-per-request server runs every request
+    /// on a new thread) costs one site instead of one per thread, and [`Analysis::entries`] with
+    /// [`Threads::Split`] answers `None`. Every merged result is the same either way: the main
+    /// thread keeps sites of its own, since it decides the trimming of runner frames.
+    pub fn threads(mut self, threads: Threads) -> Analyzer<'a> {
+        self.threads = threads;
+        self
+    }
+
     /// Calls `f` every so often during the pass.
     pub fn progress(mut self, f: &'a mut dyn FnMut(Progress)) -> Analyzer<'a> {
         self.progress = Some(f);
@@ -198,7 +215,16 @@ impl<'a> Analyzer<'a> {
         let body_offset = capture.body_offset();
         let (header, records) = capture.into_parts();
         let mut sink = Sink {
-            replay: Replay::new(&self.thresholds, self.series && header.is_streaming()),
+            replay: Replay::new(
+                &self.thresholds,
+                self.series && header.is_streaming(),
+                match self.threads {
+                    Threads::Split => SiteThreads::Split,
+                    Threads::Merged => SiteThreads::Merged {
+                        main_tid: header.has_main_tid().then_some(header.main_tid),
+                    },
+                },
+            ),
             span: SampleSpan::default(),
             aggregated: Vec::new(),
         };
@@ -238,6 +264,7 @@ impl<'a> Analyzer<'a> {
         let temporary =
             replay.thresholds.iter().copied().zip(std::mem::take(&mut replay.temporary)).collect();
         Ok(Analysis {
+            threads_merged: self.threads == Threads::Merged && header.is_streaming(),
             info,
             counts,
             stacks,
@@ -401,6 +428,8 @@ fn pipelined(
 /// The results of one pass over a capture.
 #[derive(Debug)]
 pub struct Analysis {
+    /// Whether the sites merged threads ([`Analyzer::threads`]).
+    threads_merged: bool,
     info: CaptureInfo,
     counts: memreport_format::events::Counts,
     stacks: Stacks,
@@ -555,9 +584,18 @@ impl Analysis {
         self.temporary.iter().map(|(n, _)| *n).collect()
     }
 
+    /// Whether the pass kept threads apart, so that [`Threads::Split`] results exist.
+    pub fn threads_split(&self) -> bool {
+        !self.threads_merged
+    }
+
     /// The rows of a result, sorted by memray's order key (first contributing event).
-    /// `None` for temporary allocations not computed in this pass, or of an aggregated capture.
+    /// `None` for temporary allocations not computed in this pass, or of an aggregated capture,
+    /// and for [`Threads::Split`] when the pass merged threads ([`Analyzer::threads`]).
     pub fn entries(&self, mode: Mode, threads: Threads) -> Option<Vec<Entry>> {
+        if threads == Threads::Split && self.threads_merged {
+            return None;
+        }
         if self.is_aggregated() {
             return match mode {
                 Mode::Temporary(_) => None,
@@ -633,7 +671,10 @@ impl Analysis {
 
     /// Total of a result.
     pub fn total(&self, mode: Mode) -> Option<Usage> {
-        let entries = self.entries(mode, Threads::Split)?;
+        // Split rows sum to the same totals as merged ones on a streaming capture; on an
+        // aggregated one they avoid memray's re-aggregation count quirk.
+        let threads = if self.threads_merged { Threads::Merged } else { Threads::Split };
+        let entries = self.entries(mode, threads)?;
         Some(Usage::sum(entries.iter().map(|e| e.usage)))
     }
 }

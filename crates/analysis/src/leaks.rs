@@ -255,8 +255,9 @@ fn subsample(n: usize, max: usize) -> Vec<usize> {
 /// A location's memory over time, all its sites summed.
 struct LocationSeries {
     points: Vec<SeriesPoint>,
-    /// Growth over the window per thread, and per stack (python node) with its thread.
-    by_thread: BTreeMap<u64, i128>,
+    /// Growth over the window per thread (`None`: sites that several threads allocated at,
+    /// when the pass merged threads), and per stack (python node) with its thread.
+    by_thread: BTreeMap<Option<u64>, i128>,
     best_stack: Option<(i128, u32, u64)>,
     /// Any of its sites is a pymalloc arena mapping (python allocators not traced).
     arena: bool,
@@ -350,7 +351,8 @@ pub fn detect(analysis: &Analysis) -> Leaks {
             total.count = total.count.wrapping_add(p.count);
             total.allocated = total.allocated.wrapping_add(p.allocated);
         }
-        *entry.by_thread.entry(site.tid).or_default() += growth;
+        let thread = (!site.shared).then_some(site.tid);
+        *entry.by_thread.entry(thread).or_default() += growth;
         if entry.best_stack.is_none_or(|(g, _, _)| growth > g) {
             entry.best_stack = Some((growth, site.python_node, site.tid));
         }
@@ -386,7 +388,7 @@ pub fn detect(analysis: &Analysis) -> Leaks {
                 let frames = frames.iter().map(|l| spell(l)).collect();
                 // The thread matters when one thread carries (nearly) all the growth.
                 let total: i128 = series.by_thread.values().filter(|g| **g > 0).sum();
-                let own = series.by_thread.get(&tid).copied().unwrap_or(0);
+                let own = series.by_thread.get(&Some(tid)).copied().unwrap_or(0);
                 let thread = (multi_threaded && total > 0 && own * 10 >= total * 9).then_some(tid);
                 (frames, useful, thread)
             }

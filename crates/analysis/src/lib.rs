@@ -68,7 +68,7 @@ pub mod bench_support {
     /// Replays allocation events (live heap, peak, per-site totals, stats accumulators) as the
     /// pass does, and returns the peak and the number of sites.
     pub fn replay(events: &[AllocationEvent]) -> (u64, usize) {
-        let mut replay = crate::replay::Replay::new(&[], false);
+        let mut replay = crate::replay::Replay::new(&[], false, crate::replay::SiteThreads::Split);
         for e in events {
             replay.allocation(e);
         }

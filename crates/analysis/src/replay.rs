@@ -18,6 +18,9 @@ use crate::timeline::{Sample, Series, SeriesPoint, Ticks, Timeline};
 use crate::{Site, Usage};
 
 /// A site: what memray keys a location by (§5.3): Python node, native node and thread.
+///
+/// When threads are merged ([`SiteThreads::Merged`]), `tid` is not the thread but its class:
+/// [`MAIN_CLASS`] for the main thread and [`OTHER_CLASS`] for every other one (see there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct SiteKey {
     pub(crate) python_node: u32,
@@ -55,6 +58,31 @@ struct Recent {
     index: u64,
 }
 
+/// Sites kept in a node's chain before the rest go to a map: most nodes have one site per
+/// thread that reaches them, and a handful of threads is the common case.
+const CHAIN_MAX: usize = 8;
+
+/// How the replay keys sites by thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SiteThreads {
+    /// One site per thread, as memray keys them: what `--split-threads` needs.
+    Split,
+    /// One site per stack for the main thread and one for all the other threads. A
+    /// thread-per-request server runs every request on a new thread through the same stacks, so
+    /// per-thread sites grow with threads × stacks; merged ones grow with stacks. The main
+    /// thread keeps its own site because whether a row's first contributor is the main thread
+    /// decides the trimming of memray's runner frames (§5.6), so merged rows stay exact.
+    Merged {
+        /// The header's main thread, when the format records one.
+        main_tid: Option<u64>,
+    },
+}
+
+/// The class of the main thread's sites when threads are merged.
+pub(crate) const MAIN_CLASS: u64 = 1;
+/// The class of every other thread's sites when threads are merged.
+pub(crate) const OTHER_CLASS: u64 = 0;
+
 /// Sizes counted in an array rather than a map.
 const SMALL_SIZES: usize = 4096;
 
@@ -73,6 +101,8 @@ pub(crate) struct Replay {
     /// records, whose cache misses made up most of the replay's time.
     first_of_node: Vec<u32>,
     links: Vec<Link>,
+    /// Sites of nodes whose chain is full (see [`CHAIN_MAX`]).
+    overflow: FxHashMap<SiteKey, u32>,
     last_site: Option<(SiteKey, u32)>,
     pub(crate) current: u64,
     pub(crate) peak: u64,
@@ -97,12 +127,13 @@ pub(crate) struct Replay {
     pub(crate) timeline: Timeline,
     pub(crate) ticks: Ticks,
     series: bool,
+    threads: SiteThreads,
     /// Sites changed in the current tick, whose series point is pending.
     dirty: Vec<u32>,
 }
 
 impl Replay {
-    pub(crate) fn new(thresholds: &[u64], series: bool) -> Replay {
+    pub(crate) fn new(thresholds: &[u64], series: bool, threads: SiteThreads) -> Replay {
         let mut thresholds = thresholds.to_vec();
         thresholds.sort_unstable();
         thresholds.dedup();
@@ -111,6 +142,7 @@ impl Replay {
             sites: Vec::new(),
             first_of_node: Vec::new(),
             links: Vec::new(),
+            overflow: FxHashMap::default(),
             last_site: None,
             current: 0,
             peak: 0,
@@ -128,12 +160,18 @@ impl Replay {
             timeline: Timeline::new(),
             ticks: Ticks::new(),
             series,
+            threads,
             dirty: Vec::new(),
         }
     }
 
     fn site(&mut self, e: &AllocationEvent) -> u32 {
-        let key = SiteKey { python_node: e.python_node, native_node: e.native_node, tid: e.tid };
+        let tid = match self.threads {
+            SiteThreads::Split => e.tid,
+            SiteThreads::Merged { main_tid } if main_tid == Some(e.tid) => MAIN_CLASS,
+            SiteThreads::Merged { .. } => OTHER_CLASS,
+        };
+        let key = SiteKey { python_node: e.python_node, native_node: e.native_node, tid };
         if let Some((k, id)) = self.last_site {
             if k == key {
                 return id;
@@ -143,13 +181,24 @@ impl Replay {
         if node >= self.first_of_node.len() {
             self.first_of_node.resize(node + 1, u32::MAX);
         }
+        // The chain of a node holds at most CHAIN_MAX sites; the others (a node shared by
+        // thousands of request threads, or reached from many native stacks) live in `overflow`,
+        // so a lookup costs a few comparisons and at most one hash probe whatever their number.
         let mut at = self.first_of_node[node];
+        let mut length = 0;
         while at != u32::MAX {
             let link = &self.links[at as usize];
             if link.tid == key.tid && link.native_node == key.native_node {
                 break;
             }
             at = link.next;
+            length += 1;
+        }
+        let full = length >= CHAIN_MAX;
+        if at == u32::MAX && full {
+            if let Some(&id) = self.overflow.get(&key) {
+                at = id;
+            }
         }
         let id = if at != u32::MAX {
             at
@@ -158,7 +207,8 @@ impl Replay {
             let site = Site {
                 python_node: key.python_node,
                 native_node: key.native_node,
-                tid: key.tid,
+                tid: e.tid,
+                shared: false,
                 allocator: e.allocator,
                 generation: e.generation,
                 first_index: e.index,
@@ -168,12 +218,23 @@ impl Replay {
                 series: Series::default(),
             };
             self.sites.push(Tracked { site, peak_epoch: u64::MAX, dirty_tick: u32::MAX });
-            self.links.push(Link {
-                tid: key.tid,
-                native_node: key.native_node,
-                next: self.first_of_node[node],
-            });
-            self.first_of_node[node] = id;
+            if full {
+                // Not in the chain: its link is never walked, and stays only so that `links`
+                // and `sites` share their indices.
+                self.links.push(Link {
+                    tid: key.tid,
+                    native_node: key.native_node,
+                    next: u32::MAX,
+                });
+                self.overflow.insert(key, id);
+            } else {
+                self.links.push(Link {
+                    tid: key.tid,
+                    native_node: key.native_node,
+                    next: self.first_of_node[node],
+                });
+                self.first_of_node[node] = id;
+            }
             id
         };
         self.last_site = Some((key, id));
@@ -268,6 +329,8 @@ impl Replay {
 
     fn count_allocation(&mut self, e: &AllocationEvent, site: u32) {
         let s = &mut self.sites[site as usize].site;
+        // Only a merged site meets a second thread; its record is in the cache already.
+        s.shared |= s.tid != e.tid;
         s.allocated.count += 1;
         s.allocated.bytes = s.allocated.bytes.wrapping_add(e.size);
         self.total.count += 1;

@@ -47,7 +47,7 @@ pub struct Stacks {
 impl Stacks {
     /// Resolves every frame of the tables once.
     pub(crate) fn new(tables: StackTables, header: &Header) -> Stacks {
-        let frames = (0..tables.n_frames() as u32).map(|f| tables.compute_location(f)).collect();
+        let frames = tables.all_locations();
         Stacks {
             tables,
             frames,

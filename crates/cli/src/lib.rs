@@ -472,6 +472,7 @@ fn analyse(
     path: &Path,
     thresholds: &[u64],
     series: bool,
+    threads: Threads,
     stderr: &mut dyn Write,
 ) -> Result<Analysis, Failure> {
     let show = cx.progress && !cx.quiet;
@@ -488,7 +489,13 @@ fn analyse(
         let _ = stderr.flush();
     };
     let mut analyzer =
-        Analyzer::new().series(series).temporary(thresholds.iter().copied()).parallel(cx.parallel);
+        // Sites are kept per thread only when a per-thread view is asked for: a thread-per-request
+        // server would otherwise cost one site per thread and stack.
+        Analyzer::new()
+            .series(series)
+            .temporary(thresholds.iter().copied())
+            .threads(threads)
+            .parallel(cx.parallel);
     if show {
         analyzer = analyzer.progress(&mut report);
     }
@@ -509,7 +516,7 @@ fn stats(
     out: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let analysis = analyse(cx, path, &[], false, stderr)?;
+    let analysis = analyse(cx, path, &[], false, Threads::Merged, stderr)?;
     // memray's own refusal, word for word.
     let stats = Stats::compute(&analysis, n).ok_or_else(|| {
         Failure::input(
@@ -561,7 +568,7 @@ fn top(
     out: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let analysis = analyse(cx, path, &thresholds(opts.mode), false, stderr)?;
+    let analysis = analyse(cx, path, &thresholds(opts.mode), false, opts.threads, stderr)?;
     let rows = entries(&analysis, path, opts.mode, opts.threads)?;
     let groups = group(&analysis, &rows, opts.by);
     let view = memreport_report::top::TopView {
@@ -587,7 +594,7 @@ fn tree(
     out: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let analysis = analyse(cx, path, &[], false, stderr)?;
+    let analysis = analyse(cx, path, &[], false, Threads::Merged, stderr)?;
     let rows = entries(&analysis, path, mode, Threads::Merged)?;
     let call_tree = CallTree::build(&analysis, &rows);
     let view = memreport_report::top::TreeView { mode, depth, min_share: min_share / 100.0 };
@@ -656,7 +663,7 @@ fn flamegraph(
     out: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let analysis = analyse(cx, path, &thresholds(view.mode), false, stderr)?;
+    let analysis = analyse(cx, path, &thresholds(view.mode), false, view.threads, stderr)?;
     let mut page = Vec::new();
     match html::write_flamegraph(&mut page, &analysis, view, &capture_name(path)) {
         Some(rendered) => output(rendered)?,
@@ -673,7 +680,7 @@ fn report(
     out: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let analysis = analyse(cx, path, &[], true, stderr)?;
+    let analysis = analyse(cx, path, &[], true, Threads::Merged, stderr)?;
     let mut page = Vec::new();
     let name = capture_name(path);
     let render = |page: &mut Vec<u8>| html::write_report(page, &analysis, &name);
@@ -698,7 +705,7 @@ fn leaks(
     out: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let analysis = analyse(cx, path, &[], true, stderr)?;
+    let analysis = analyse(cx, path, &[], true, Threads::Merged, stderr)?;
     let found = memreport_analysis::leaks::detect(&analysis);
     if json {
         output(memreport_report::leaks::write_json(out, &analysis, &found))?;
@@ -728,7 +735,8 @@ fn diff(
     // this measured faster than reading each capture single-threaded side by side (3.4–3.9 s
     // against 4.3–4.6 s for a 10M-record capture against itself, docs/performance.md); with more
     // cores a diff takes about as long as its larger capture alone.
-    let read = |path: &Path| Analyzer::new().parallel(cx.parallel).run_path(path);
+    let read =
+        |path: &Path| Analyzer::new().threads(Threads::Merged).parallel(cx.parallel).run_path(path);
     let (b, a) = if cx.parallel {
         std::thread::scope(|scope| {
             let other = scope.spawn(|| read(before));

@@ -245,6 +245,42 @@ impl StackTables {
         }
     }
 
+    /// The source location of every frame, in frame-id order. Each code object's line table is
+    /// decoded once ([`linetable::LineIndex`]), so a function with many distinct lines costs its
+    /// table once rather than once per line.
+    pub fn all_locations(&self) -> Vec<Location> {
+        let mut indexes: FxHashMap<u64, linetable::LineIndex> = FxHashMap::default();
+        let mut out = Vec::with_capacity(self.frames.len());
+        for key in &self.frames {
+            out.push(match key {
+                FrameKey::Code { code_object_id, instruction_offset, .. } => {
+                    match self.code_objects.get(code_object_id) {
+                        Some(code) => {
+                            let index = indexes.entry(*code_object_id).or_insert_with(|| {
+                                linetable::LineIndex::new(
+                                    self.python_version,
+                                    &code.linetable,
+                                    code.firstlineno,
+                                    self.chars,
+                                )
+                            });
+                            Location {
+                                function: code.function_name.clone(),
+                                filename: code.filename.clone(),
+                                lineno: index.line(*instruction_offset),
+                            }
+                        }
+                        None => {
+                            Location { function: String::new(), filename: String::new(), lineno: 0 }
+                        }
+                    }
+                }
+                FrameKey::Legacy { index, .. } => self.legacy_locations[*index as usize].clone(),
+            });
+        }
+        out
+    }
+
     /// The Python stack of a node, innermost first.
     pub fn stack(&mut self, node: u32) -> Vec<Location> {
         self.frames_of(node).into_iter().map(|f| self.location(f).clone()).collect()
