@@ -34,3 +34,5 @@ mod leaks;
 mod diff;
 // The pipelined pass against the single-threaded one, on every input.
 mod pipeline;
+// Sites merged across threads against sites kept per thread.
+mod threads;

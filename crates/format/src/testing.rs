@@ -11,6 +11,8 @@ pub struct CaptureBuilder {
     last_native: u64,
     last_firstlineno: i32,
     native: bool,
+    /// Where the header's `skipped_frames_on_main_tid` lies.
+    skipped_at: usize,
 }
 
 impl CaptureBuilder {
@@ -28,6 +30,7 @@ impl CaptureBuilder {
             last_native: 0,
             last_firstlineno: 0,
             native,
+            skipped_at: 0,
         };
         b.raw(b"memray\0");
         b.raw(&version.to_le_bytes());
@@ -41,6 +44,7 @@ impl CaptureBuilder {
         b.cstr(b"python test.py");
         b.raw(&4242i32.to_le_bytes());
         b.u64(1); // main_tid
+        b.skipped_at = b.buf.len();
         b.u64(0); // skipped frames
         b.byte(1); // pymalloc
         b.byte(0); // trace_python_allocators
@@ -51,6 +55,12 @@ impl CaptureBuilder {
             b.cstr(b"");
         }
         b
+    }
+
+    /// Sets the header's count of runner frames to trim from the main thread's stacks.
+    pub fn skipped_frames_on_main(&mut self, n: u64) -> &mut Self {
+        self.buf[self.skipped_at..self.skipped_at + 8].copy_from_slice(&n.to_le_bytes());
+        self
     }
 
     /// Appends raw bytes.
