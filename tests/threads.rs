@@ -29,11 +29,22 @@ fn merged_views(a: &Analysis) -> Vec<(String, String)> {
                 format!("{:?}", group(a, &entries, by)),
             ));
         }
-        out.push((format!("{} tree", mode.name()), format!("{:?}", CallTree::build(a, &entries))));
+        out.push((format!("{} tree", mode.name()), canonical(&CallTree::build(a, &entries), 0)));
     }
     out.push(("stats".into(), format!("{:?}", Stats::compute(a, 10))));
     out.push(("leaks".into(), format!("{:?}", leaks::detect(a))));
     out
+}
+
+/// A call tree as text with each node's children sorted: node numbers follow the order of the
+/// rows, and the peak's order key (a site's first allocation) may name an earlier thread's
+/// allocation once sites are merged, so only the tree itself is compared.
+fn canonical(tree: &CallTree, node: usize) -> String {
+    let n = &tree.nodes[node];
+    let mut children: Vec<String> =
+        n.children.iter().map(|&c| canonical(tree, c as usize)).collect();
+    children.sort();
+    format!("({:?} {:?} [{}])", n.kind, n.usage, children.join(" "))
 }
 
 #[test]
@@ -67,7 +78,7 @@ fn merged_sites_give_the_merged_results_of_split_sites() {
     assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
     // The multi-threaded captures must actually have merged something, or this test proves
     // nothing.
-    assert!(fewer >= 1, "only {fewer} captures had fewer merged sites");
+    assert!(fewer >= 3, "only {fewer} captures had fewer merged sites");
 }
 
 /// A stack that the main thread and a worker share, with runner frames to trim on the main

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use memreport_analysis::format::{Storage, StreamEnd};
-use memreport_analysis::info::CaptureInfo;
+use memreport_analysis::info::{CaptureInfo, ThreadInfo};
 use serde_json::{json, Value};
 
 use crate::time::iso8601_ms;
@@ -110,15 +110,7 @@ pub fn write_text(out: &mut dyn Write, info: &CaptureInfo) -> io::Result<()> {
         rows.push(("native nodes", info.n_native_nodes.to_string()));
         rows.push(("memory maps", info.n_memory_maps.to_string()));
     }
-    let threads: Vec<String> = info
-        .threads
-        .iter()
-        .map(|t| match &t.name {
-            Some(name) => format!("{} ({name})", t.tid),
-            None => t.tid.to_string(),
-        })
-        .collect();
-    rows.push(("threads", format!("{}: {}", threads.len(), threads.join(", "))));
+    rows.push(("threads", thread_summary(info)));
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (k, v) in rows {
         writeln!(out, "{k:<width$}  {v}")?;
@@ -127,4 +119,89 @@ pub fn write_text(out: &mut dyn Write, info: &CaptureInfo) -> io::Result<()> {
         writeln!(out, "warning: {w}")?;
     }
     Ok(())
+}
+
+/// Threads listed in `info`'s text before the rest are summarised.
+const THREADS_LISTED: usize = 5;
+/// Characters of a thread name shown in `info`'s text.
+const THREAD_NAME_CHARS: usize = 60;
+
+/// The count, the first few threads, and "… and N more", naming the commonest shape of the
+/// others' names (digits as `N`), so that a thread-per-request server's thousands of threads
+/// make one short line.
+fn thread_summary(info: &CaptureInfo) -> String {
+    let label = |t: &ThreadInfo| match &t.name {
+        Some(name) => format!("{} ({})", t.tid, cut(name, THREAD_NAME_CHARS)),
+        None => t.tid.to_string(),
+    };
+    let threads = &info.threads;
+    let listed: Vec<String> = threads.iter().take(THREADS_LISTED).map(label).collect();
+    let mut line = format!("{}: {}", threads.len(), listed.join(", "));
+    let rest = threads.get(THREADS_LISTED..).unwrap_or(&[]);
+    if !rest.is_empty() {
+        let mut shapes: std::collections::BTreeMap<String, usize> = Default::default();
+        for t in rest {
+            if let Some(name) = &t.name {
+                *shapes.entry(shape(name)).or_default() += 1;
+            }
+        }
+        line.push_str(&format!(" … and {} more", rest.len()));
+        if let Some((shape, n)) =
+            shapes.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        {
+            if n > 1 {
+                line.push_str(&format!(" ({n} named like \"{}\")", cut(&shape, THREAD_NAME_CHARS)));
+            }
+        }
+    }
+    line
+}
+
+/// A name with each run of digits replaced by `N`: `Thread-12 (worker)` → `Thread-N (worker)`.
+fn shape(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut in_digits = false;
+    for c in name.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                out.push('N');
+            }
+            in_digits = true;
+        } else {
+            out.push(c);
+            in_digits = false;
+        }
+    }
+    out
+}
+
+/// At most `max` characters of `s`, with "…" when cut.
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_shaped_by_their_digits() {
+        assert_eq!(
+            shape("Thread-12 (process_request_thread)"),
+            "Thread-N (process_request_thread)"
+        );
+        assert_eq!(shape("pool-3-worker-17"), "pool-N-worker-N");
+        assert_eq!(shape("main"), "main");
+    }
+
+    #[test]
+    fn long_names_are_cut() {
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("abc", 4), "abc");
+    }
 }
