@@ -3,8 +3,9 @@
 memray on demand (never committed; they go to bench-data/scale/).
 
 Axes (each point varies one of them and keeps the others small):
-  threads    Flask on Werkzeug's threaded server, one new thread per request, every thread
-             running the same handlers (fixtures/workloads/real/flask_threads.py, REQUESTS=N)
+  threads    Flask on Werkzeug's threaded server, 4,096 requests over N keep-alive connections:
+             one thread per connection, every thread running the same handlers, the same work
+             at every point (fixtures/workloads/real/flask_threads.py, CONNECTIONS=N)
   stacks     a generated module whose two layers of functions make N distinct call stacks
   native     the Flask workload with and without --native
   length     a generated module with one function of N lines, each line allocating
@@ -37,7 +38,7 @@ OUT = os.path.join(ROOT, "bench-data", "scale")
 MEMREPORT = os.path.join(ROOT, "target", "release", "memreport")
 
 DEFAULT_POINTS = {
-    "threads": [1, 64, 512, 4096],
+    "threads": [1, 16, 256, 4096],
     "stacks": [1000, 10000, 100000, 1000000],
     "native": [0, 1],
     "length": [10, 1000, 10000, 50000],
@@ -72,7 +73,9 @@ def make_capture(axis, point, venv):
     memray = os.path.join(venv, "bin", "memray")
     env = dict(os.environ)
     if axis in ("threads", "native"):
-        env["REQUESTS"] = str(point if axis == "threads" else 256)
+        env["REQUESTS"] = "4096" if axis == "threads" else "1024"
+        if axis == "threads":
+            env["CONNECTIONS"] = str(point)
         opts = ["--native"] if axis == "native" and point else []
         cmd = [memray, "run", "-q", *opts, "-o", capture, "flask_threads.py"]
         cwd = REAL
@@ -109,7 +112,7 @@ def measure(cmd, runs):
 def records_of(capture):
     out = subprocess.run([MEMREPORT, "info", "--json", capture], capture_output=True, check=True)
     info = json.loads(out.stdout)
-    return info.get("records") or info.get("n_records") or info["allocation_records"]
+    return info["n_records"]
 
 
 def main():

@@ -57,38 +57,71 @@ fn label(stack: &[&Location], by: By, modules: &ModuleResolver<'_>) -> String {
 /// Groups the rows of a result, largest bytes first (ties: more blocks, then location).
 /// Threads stay apart when the rows are split by thread.
 pub fn group(analysis: &Analysis, entries: &[Entry], by: By) -> Vec<Group> {
+    group_top(analysis, entries, by, usize::MAX)
+}
+
+/// Like [`group`], with the stack spelled only for the `with_stacks` largest groups (the others
+/// get an empty one): a page that shows a hundred rows need not hold the spelled stack of every
+/// line of a capture with 100,000 of them.
+pub fn group_top(analysis: &Analysis, entries: &[Entry], by: By, with_stacks: usize) -> Vec<Group> {
     let stacks = analysis.stacks();
     let modules = ModuleResolver::new(analysis.header());
-    let mut groups: BTreeMap<(String, Option<u64>), (Group, u64)> = BTreeMap::new();
+    // Each group remembers its largest row (bytes, python node, thread); stacks are spelled
+    // once, after sorting, instead of every time a larger row turns up.
+    // (A row with no frames to show counts as no stack yet, so the next row replaces it.)
+    let mut groups: BTreeMap<(String, Option<u64>), (Group, Best)> = BTreeMap::new();
     for e in entries {
         let stack = stacks.python_stack(e.python_node, e.representative_tid);
         let location = label(&stack, by, &modules);
-        let (g, best) = groups.entry((location.clone(), e.tid)).or_insert_with(|| {
+        let here = Best {
+            bytes: e.usage.bytes,
+            node: e.python_node,
+            tid: e.representative_tid,
+            empty: stack.is_empty(),
+        };
+        let (g, best) = groups.entry((location, e.tid)).or_insert_with_key(|key| {
             let group = Group {
-                location,
+                location: key.0.clone(),
                 usage: Usage::default(),
                 stack: Vec::new(),
                 tid: e.tid,
                 n_stacks: 0,
             };
-            (group, 0)
+            (group, here)
         });
+        if g.n_stacks > 0 && (best.empty || here.bytes > best.bytes) {
+            *best = here;
+        }
         g.usage.add(e.usage);
         g.n_stacks += 1;
-        if g.stack.is_empty() || e.usage.bytes > *best {
-            *best = e.usage.bytes;
-            g.stack = stack.iter().map(|l| spell(l)).collect();
-        }
     }
-    let mut out: Vec<Group> = groups.into_values().map(|(g, _)| g).collect();
-    out.sort_by(|a, b| {
+    let mut out: Vec<(Group, u32, u64)> =
+        groups.into_values().map(|(g, best)| (g, best.node, best.tid)).collect();
+    out.sort_by(|(a, ..), (b, ..)| {
         b.usage
             .bytes
             .cmp(&a.usage.bytes)
             .then(b.usage.count.cmp(&a.usage.count))
             .then_with(|| (a.location.as_str(), a.tid).cmp(&(b.location.as_str(), b.tid)))
     });
-    out
+    out.into_iter()
+        .enumerate()
+        .map(|(i, (mut g, node, tid))| {
+            if i < with_stacks {
+                g.stack = stacks.python_stack(node, tid).iter().map(|l| spell(l)).collect();
+            }
+            g
+        })
+        .collect()
+}
+
+/// The row whose stack a group shows: its largest.
+#[derive(Clone, Copy)]
+struct Best {
+    bytes: u64,
+    node: u32,
+    tid: u64,
+    empty: bool,
 }
 
 /// Live bytes over time of one location (all its sites, threads merged).

@@ -452,8 +452,8 @@ fn fold_note(graph: &FlameGraph) -> String {
 fn rows(analysis: &Analysis) -> (Vec<Row>, String) {
     let peak = analysis.entries(Mode::Peak, Threads::Merged).unwrap_or_default();
     let leaks = analysis.entries(Mode::Leaks, Threads::Merged).unwrap_or_default();
-    let peak_groups = group::group(analysis, &peak, By::Line);
-    let leak_groups = group::group(analysis, &leaks, By::Line);
+    let peak_groups = group::group_top(analysis, &peak, By::Line, MAX_ROWS);
+    let leak_groups = group::group_top(analysis, &leaks, By::Line, MAX_ROWS);
     let peak_total = Usage::sum(peak_groups.iter().map(|g| g.usage));
     let leak_total = Usage::sum(leak_groups.iter().map(|g| g.usage));
     let all: BTreeSet<&str> =
