@@ -55,14 +55,18 @@ def stacks_module(n):
     lines.append("A = []")
     for i in range(side):
         lines.append(f"def a{i}():\n    for b in B:\n        b()\nA.append(a{i})")
-    lines.append("for a in A:\n    a()")
+    # About a million calls at every point, so that the work stays the same along the axis.
+    rounds = max(1, 1_000_000 // (side * side))
+    lines.append(f"for _ in range({rounds}):\n    for a in A:\n        a()")
     return "\n".join(lines) + "\n", side * side
 
 
 def length_module(n):
     """One function of n lines, each allocating a block that the next line frees."""
     body = "\n".join(f"    x = bytearray({1024 + i % 7})" for i in range(n))
-    return f"def long_function():\n{body}\n\nfor _ in range(5):\n    long_function()\n", n
+    # About 200,000 lines run at every point, so that the work stays the same along the axis.
+    rounds = max(1, 200_000 // n)
+    return f"def long_function():\n{body}\n\nfor _ in range({rounds}):\n    long_function()\n", n
 
 
 def make_capture(axis, point, venv):

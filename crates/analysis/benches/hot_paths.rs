@@ -3,7 +3,10 @@
 //! * `replay`: the live-heap map and the per-site totals (peak epoch, stats accumulators) over
 //!   decoded allocation events, in allocation records/s — decoding excluded;
 //! * `aggregate`: the rows of the peak and of the leaks grouped by location, in sites/s;
-//! * `flame_tree`: the call tree a flame graph is drawn from, in sites/s.
+//! * `flame_tree`: the call tree a flame graph is drawn from, in sites/s;
+//! * `threads_sharing_stacks`: the replay of 1M allocations over 1,000 stacks that 1 to 4,096
+//!   threads take turns on (a thread-per-request server), per-thread sites as `--split-threads`
+//!   keeps them; the time per allocation must stay flat along the sweep.
 //!
 //! The fixture has few sites, so `aggregate` and `flame_tree` run on a built capture with
 //! 50,000 sites, each a pseudo-random stack 8 to 23 frames deep over 600 functions, four threads.
@@ -42,6 +45,51 @@ fn replay(c: &mut Criterion) {
             sites
         })
     });
+    bench.finish();
+}
+
+/// 1M allocation events over 1,000 python nodes; `threads` threads take turns, each running
+/// every node, so each node has one site per thread.
+fn shared_stacks(threads: u64) -> Vec<memreport_format::events::AllocationEvent> {
+    use memreport_format::events::AllocationEvent;
+    use memreport_format::Allocator;
+    const EVENTS: u64 = 1_000_000;
+    const NODES: u64 = 1_000;
+    let per_thread = EVENTS / threads;
+    (0..EVENTS)
+        .map(|i| {
+            let tid = (i / per_thread).min(threads - 1) + 1;
+            let live = i % 2 == 0;
+            AllocationEvent {
+                index: i,
+                tid,
+                address: 0x1000 + (i / 2) * 64,
+                size: if live { 64 } else { 0 },
+                allocator: if live { Allocator::Malloc } else { Allocator::Free },
+                python_node: if live { (i / 2 % NODES) as u32 + 1 } else { 0 },
+                native_node: 0,
+                generation: 0,
+            }
+        })
+        .collect()
+}
+
+fn threads_sharing_stacks(c: &mut Criterion) {
+    let mut bench = c.benchmark_group("threads_sharing_stacks");
+    bench.sample_size(10);
+    for threads in [1u64, 64, 512, 4096] {
+        let events = shared_stacks(threads);
+        bench.throughput(Throughput::Elements(events.len() as u64));
+        bench.bench_function(format!("{threads} threads"), |b| {
+            b.iter(|| {
+                let (peak, sites) = bench_support::replay(&events);
+                assert_eq!(peak, 64, "each block is freed by the next event");
+                // Every thread has sites of its own, up to one per node.
+                assert!(sites as u64 >= threads && sites as u64 <= 1_000 * threads);
+                sites
+            })
+        });
+    }
     bench.finish();
 }
 
@@ -119,5 +167,5 @@ fn aggregate_and_tree(c: &mut Criterion) {
     bench.finish();
 }
 
-criterion_group!(benches, replay, aggregate_and_tree);
+criterion_group!(benches, replay, aggregate_and_tree, threads_sharing_stacks);
 criterion_main!(benches);
