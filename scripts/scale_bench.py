@@ -10,6 +10,9 @@ Axes (each point varies one of them and keeps the others small):
   native     the Flask workload with and without --native
   length     a generated module with one function of N lines, each line allocating
   records    the synthetic service of scripts/bench_capture.py, N allocation records
+  flask-pyalloc, django-pyalloc
+             the captures of the issue that asked for this sweep: Flask (Werkzeug) or Django
+             `runserver`, thread per request, N requests, --trace-python-allocators
 
 For each capture it records the records read, then the wall time (median of --runs) and peak RSS
 of `memreport stats`, `memreport leaks` and `memreport report`, next to `memray stats` and
@@ -43,6 +46,8 @@ DEFAULT_POINTS = {
     "native": [0, 1],
     "length": [10, 1000, 10000, 50000],
     "records": [1000000, 4000000, 16000000],
+    "flask-pyalloc": [3064],
+    "django-pyalloc": [754],
 }
 
 
@@ -82,6 +87,11 @@ def make_capture(axis, point, venv):
             env["CONNECTIONS"] = str(point)
         opts = ["--native"] if axis == "native" and point else []
         cmd = [memray, "run", "-q", *opts, "-o", capture, "flask_threads.py"]
+        cwd = REAL
+    elif axis in ("flask-pyalloc", "django-pyalloc"):
+        env["REQUESTS"] = str(point)
+        workload = "flask_threads.py" if axis == "flask-pyalloc" else "django_runserver.py"
+        cmd = [memray, "run", "-q", "--trace-python-allocators", "-o", capture, workload]
         cwd = REAL
     elif axis in ("stacks", "length"):
         source, _ = (stacks_module if axis == "stacks" else length_module)(point)

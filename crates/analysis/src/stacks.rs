@@ -82,6 +82,11 @@ impl Stacks {
         })
     }
 
+    /// A node's own frame id and its parent node (`None` for node 0 or an unknown node).
+    pub(crate) fn frame_and_parent(&self, node: u32) -> Option<(u32, u32)> {
+        self.tables.node(node).map(|n| (n.frame, n.parent))
+    }
+
     /// The innermost Python frame of a stack (no trimming), as `memray stats` attributes it.
     pub fn innermost(&self, node: u32) -> Option<&Location> {
         self.python_frames(node).next()

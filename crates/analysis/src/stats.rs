@@ -126,10 +126,25 @@ fn top_locations(
     per_node: &[(u32, (Usage, u64))],
     n: usize,
 ) -> (Vec<Ranked>, Vec<Ranked>) {
+    // Summed by innermost frame id first (an array), then by location (two frame ids can be one
+    // line), so that the string-keyed map holds distinct frames, not distinct stacks.
+    let mut by_frame: Vec<Option<(Usage, u64)>> = vec![None; stacks.n_frames()];
+    let mut no_frame: Option<(Usage, u64)> = None;
+    for &(node, (usage, first)) in per_node {
+        let slot = match stacks.frame_and_parent(node) {
+            Some((frame, _)) if stacks.frame(frame).is_some() => &mut by_frame[frame as usize],
+            _ => &mut no_frame,
+        };
+        let e = slot.get_or_insert((Usage::default(), u64::MAX));
+        e.0.add(usage);
+        e.1 = e.1.min(first);
+    }
     // location → (usage, first index); None is "no Python frame".
     let mut by_location: BTreeMap<Option<&Location>, (Usage, u64)> = BTreeMap::new();
-    for &(node, (usage, first)) in per_node {
-        let e = by_location.entry(stacks.innermost(node)).or_insert((Usage::default(), u64::MAX));
+    let frames =
+        by_frame.iter().enumerate().filter_map(|(f, t)| Some((stacks.frame(f as u32), (*t)?)));
+    for (location, (usage, first)) in frames.chain(no_frame.map(|t| (None, t))) {
+        let e = by_location.entry(location).or_insert((Usage::default(), u64::MAX));
         e.0.add(usage);
         e.1 = e.1.min(first);
     }
@@ -221,27 +236,78 @@ fn module_totals(
     let resolver = ModuleResolver::new(header);
     // Classifying a path takes several path walks, and a capture has far fewer distinct files
     // than stack frames: each file is classified once (its top-level module, or `None` for the
-    // standard library).
-    let mut by_file: HashMap<&str, Option<String>> = HashMap::new();
-    let mut totals: BTreeMap<String, Usage> = BTreeMap::new();
-    for &(node, (usage, _)) in per_node {
-        let module = stacks
-            .python_frames(node)
-            .find_map(|f| {
-                by_file
-                    .entry(&f.filename)
-                    .or_insert_with(|| {
-                        let (name, kind) = resolver.classify(&f.filename);
-                        (kind != ModuleKind::Stdlib)
-                            .then(|| name.split('.').next().unwrap_or("").to_string())
-                    })
-                    .clone()
+    // standard library), each frame looks its file up once, and each node's module is its own
+    // frame's or else its parent's, found once per node by walking up to the first node already
+    // known. Modules are numbered; only the totals are keyed by name.
+    let mut by_file: HashMap<&str, Option<u32>> = HashMap::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut frame_module: Vec<Option<Option<u32>>> = vec![None; stacks.n_frames()];
+    let mut module_of_frame = |frame: u32| -> Option<u32> {
+        let Some(location) = stacks.frame(frame) else { return None };
+        *frame_module[frame as usize].get_or_insert_with(|| {
+            *by_file.entry(&location.filename).or_insert_with(|| {
+                let (name, kind) = resolver.classify(&location.filename);
+                (kind != ModuleKind::Stdlib).then(|| {
+                    names.push(name.split('.').next().unwrap_or("").to_string());
+                    names.len() as u32 - 1
+                })
             })
-            .filter(|top| top != "memray")
-            .unwrap_or_else(|| "<root>".to_string());
-        totals.entry(module).or_default().add(usage);
+        })
+    };
+    // Per node: its module's number, not yet known, or none (no frame of the stack is outside
+    // the standard library).
+    const UNKNOWN: u32 = u32::MAX;
+    const NONE: u32 = u32::MAX - 1;
+    let mut node_module: Vec<u32> = Vec::new();
+    let mut path: Vec<u32> = Vec::new();
+    let mut totals: Vec<Option<Usage>> = Vec::new();
+    let mut root: Option<Usage> = None;
+    for &(node, (usage, _)) in per_node {
+        // Walk up until a node whose module is known (or the root), then fill in the path.
+        let mut at = node;
+        let mut found = NONE;
+        while let Some((frame, parent)) = stacks.frame_and_parent(at) {
+            if node_module.len() <= at as usize {
+                node_module.resize(at as usize + 1, UNKNOWN);
+            }
+            let known = node_module[at as usize];
+            if known != UNKNOWN {
+                found = known;
+                break;
+            }
+            path.push(at);
+            if let Some(m) = module_of_frame(frame) {
+                found = m;
+                break;
+            }
+            at = parent;
+        }
+        for n in path.drain(..) {
+            node_module[n as usize] = found;
+        }
+        let slot = match found {
+            NONE => &mut root,
+            m => {
+                let m = m as usize;
+                if totals.len() <= m {
+                    totals.resize(m + 1, None);
+                }
+                &mut totals[m]
+            }
+        };
+        slot.get_or_insert_with(Usage::default).add(usage);
     }
-    totals
+    let mut by_name: BTreeMap<String, Usage> = BTreeMap::new();
+    for (m, usage) in totals.into_iter().enumerate() {
+        let Some(usage) = usage else { continue };
+        // memray's own frames count as the root, as a stack without a module does.
+        let name = if names[m] == "memray" { "<root>" } else { names[m].as_str() };
+        by_name.entry(name.to_string()).or_default().add(usage);
+    }
+    if let Some(usage) = root {
+        by_name.entry("<root>".to_string()).or_default().add(usage);
+    }
+    by_name
         .into_iter()
         .map(|(module, u)| ModuleTotal { module, num_allocations: u.count, total_bytes: u.bytes })
         .collect()
