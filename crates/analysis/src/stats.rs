@@ -243,7 +243,7 @@ fn module_totals(
     let mut names: Vec<String> = Vec::new();
     let mut frame_module: Vec<Option<Option<u32>>> = vec![None; stacks.n_frames()];
     let mut module_of_frame = |frame: u32| -> Option<u32> {
-        let Some(location) = stacks.frame(frame) else { return None };
+        let location = stacks.frame(frame)?;
         *frame_module[frame as usize].get_or_insert_with(|| {
             *by_file.entry(&location.filename).or_insert_with(|| {
                 let (name, kind) = resolver.classify(&location.filename);
