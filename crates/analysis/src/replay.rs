@@ -37,13 +37,8 @@ pub(crate) struct Tracked {
     /// The tick in which the site last changed while its series point is not yet written
     /// (`u32::MAX`: none pending); such sites are listed in `Replay::dirty`.
     dirty_tick: u32,
-}
-
-/// A site's place in its node's chain, with the part of its key that tells it from the others.
-#[derive(Debug, Clone, Copy)]
-struct Link {
-    tid: u64,
-    native_node: u64,
+    /// The next site of the same python node (`u32::MAX`: none), in the padding after
+    /// `dirty_tick`.
     next: u32,
 }
 
@@ -94,13 +89,13 @@ pub(crate) struct Replay {
     /// the public struct here avoids a second copy of every site at the end, which doubled the
     /// peak memory of captures with many sites.
     pub(crate) sites: Vec<Tracked>,
-    /// The first site of each python node (`u32::MAX`: none), then a chain through `links`:
-    /// a node has one site per thread (and native stack), so a lookup is an index and a few
-    /// comparisons instead of hashing into a map of every site. The chain holds the rest of the
-    /// key itself, so the walk stays in one dense array rather than visiting the large site
-    /// records, whose cache misses made up most of the replay's time.
+    /// The first site of each python node (`u32::MAX`: none), then a chain through
+    /// `Tracked::next`: a node has one site per thread class (and native stack), so a lookup is
+    /// an index and a comparison or two instead of hashing into a map of every site. The chain
+    /// runs through the site records themselves: the first one compared is the one the
+    /// allocation then updates, so the walk costs no cache miss of its own in the common case,
+    /// and no per-site table beside them (a copy of the key cost 24 bytes a site).
     first_of_node: Vec<u32>,
-    links: Vec<Link>,
     /// Sites of nodes whose chain is full (see [`CHAIN_MAX`]).
     overflow: FxHashMap<SiteKey, u32>,
     last_site: Option<(SiteKey, u32)>,
@@ -141,7 +136,6 @@ impl Replay {
             heap: LiveHeap::default(),
             sites: Vec::new(),
             first_of_node: Vec::new(),
-            links: Vec::new(),
             overflow: FxHashMap::default(),
             last_site: None,
             current: 0,
@@ -165,12 +159,18 @@ impl Replay {
         }
     }
 
-    fn site(&mut self, e: &AllocationEvent) -> u32 {
-        let tid = match self.threads {
-            SiteThreads::Split => e.tid,
-            SiteThreads::Merged { main_tid } if main_tid == Some(e.tid) => MAIN_CLASS,
+    /// The thread part of a site key: the thread, or its class when threads are merged.
+    #[inline]
+    fn key_tid(&self, tid: u64) -> u64 {
+        match self.threads {
+            SiteThreads::Split => tid,
+            SiteThreads::Merged { main_tid } if main_tid == Some(tid) => MAIN_CLASS,
             SiteThreads::Merged { .. } => OTHER_CLASS,
-        };
+        }
+    }
+
+    fn site(&mut self, e: &AllocationEvent) -> u32 {
+        let tid = self.key_tid(e.tid);
         let key = SiteKey { python_node: e.python_node, native_node: e.native_node, tid };
         if let Some((k, id)) = self.last_site {
             if k == key {
@@ -187,11 +187,11 @@ impl Replay {
         let mut at = self.first_of_node[node];
         let mut length = 0;
         while at != u32::MAX {
-            let link = &self.links[at as usize];
-            if link.tid == key.tid && link.native_node == key.native_node {
+            let t = &self.sites[at as usize];
+            if t.site.native_node == key.native_node && self.key_tid(t.site.tid) == key.tid {
                 break;
             }
-            at = link.next;
+            at = t.next;
             length += 1;
         }
         let full = length >= CHAIN_MAX;
@@ -217,22 +217,11 @@ impl Replay {
                 leaked: Usage::default(),
                 series: Series::default(),
             };
-            self.sites.push(Tracked { site, peak_epoch: u64::MAX, dirty_tick: u32::MAX });
+            let next = if full { u32::MAX } else { self.first_of_node[node] };
+            self.sites.push(Tracked { site, peak_epoch: u64::MAX, dirty_tick: u32::MAX, next });
             if full {
-                // Not in the chain: its link is never walked, and stays only so that `links`
-                // and `sites` share their indices.
-                self.links.push(Link {
-                    tid: key.tid,
-                    native_node: key.native_node,
-                    next: u32::MAX,
-                });
                 self.overflow.insert(key, id);
             } else {
-                self.links.push(Link {
-                    tid: key.tid,
-                    native_node: key.native_node,
-                    next: self.first_of_node[node],
-                });
                 self.first_of_node[node] = id;
             }
             id
@@ -246,7 +235,7 @@ impl Replay {
     fn change(&mut self, c: Change) {
         let epoch = self.epoch;
         let tick = self.ticks.current();
-        let Tracked { site: s, peak_epoch, dirty_tick } = &mut self.sites[c.site as usize];
+        let Tracked { site: s, peak_epoch, dirty_tick, .. } = &mut self.sites[c.site as usize];
         if *peak_epoch != epoch {
             s.peak = s.leaked;
             *peak_epoch = epoch;

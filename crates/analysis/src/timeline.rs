@@ -160,9 +160,21 @@ impl Ticks {
 /// zig-zag varints (5 to 8 bytes a point rather than 32), behind one box that an empty series
 /// does without. The last point stays decoded, because the stream rewrites it until its tick
 /// ends.
+///
+/// Most sites of a capture with many stacks change in one tick only, so a one-point series keeps
+/// its point in a box of its own (48 bytes with the allocator's header) rather than in an
+/// encoder (112 bytes).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Series {
-    inner: Option<Box<Encoded>>,
+    inner: Repr,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+enum Repr {
+    #[default]
+    Empty,
+    One(Box<SeriesPoint>),
+    Many(Box<Encoded>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,25 +194,51 @@ const ZERO: SeriesPoint = SeriesPoint { tick: 0, bytes: 0, count: 0, allocated: 
 impl Series {
     /// Number of points.
     pub fn len(&self) -> usize {
-        self.inner.as_ref().map_or(0, |e| e.len)
+        match &self.inner {
+            Repr::Empty => 0,
+            Repr::One(_) => 1,
+            Repr::Many(e) => e.len,
+        }
     }
 
     /// Whether the site never changed.
     pub fn is_empty(&self) -> bool {
-        self.inner.is_none()
+        matches!(self.inner, Repr::Empty)
     }
 
     /// The points, in tick order.
     pub fn iter(&self) -> SeriesIter<'_> {
-        SeriesIter { inner: self.inner.as_deref(), at: 0, previous: ZERO, done: false }
+        let (inner, one) = match &self.inner {
+            Repr::Empty => (None, None),
+            Repr::One(p) => (None, Some(**p)),
+            Repr::Many(e) => (Some(&**e), None),
+        };
+        SeriesIter { inner, one, at: 0, previous: ZERO, done: false }
     }
 
     /// Writes a site's totals as the value of the series at their tick.
     pub(crate) fn record(&mut self, point: SeriesPoint) {
-        let Some(e) = self.inner.as_deref_mut() else {
-            self.inner =
-                Some(Box::new(Encoded { closed: Vec::new(), base: ZERO, last: point, len: 1 }));
-            return;
+        let e = match &mut self.inner {
+            Repr::Empty => {
+                self.inner = Repr::One(Box::new(point));
+                return;
+            }
+            Repr::One(p) if p.tick == point.tick => {
+                **p = point;
+                return;
+            }
+            Repr::One(p) => {
+                let first = **p;
+                self.inner = Repr::Many(Box::new(Encoded {
+                    closed: Vec::new(),
+                    base: ZERO,
+                    last: first,
+                    len: 1,
+                }));
+                let Repr::Many(e) = &mut self.inner else { unreachable!("just set") };
+                e
+            }
+            Repr::Many(e) => e,
         };
         if e.last.tick == point.tick {
             e.last = point;
@@ -218,11 +256,15 @@ impl Series {
 
     /// Halves the tick resolution, keeping the last value of each merged tick.
     pub(crate) fn fold(&mut self) {
+        if let Repr::One(p) = &mut self.inner {
+            p.tick /= 2;
+            return;
+        }
         let mut out = Series::default();
         for p in self.iter() {
             out.record(SeriesPoint { tick: p.tick / 2, ..p });
         }
-        if let Some(e) = out.inner.as_deref_mut() {
+        if let Repr::Many(e) = &mut out.inner {
             e.closed.shrink_to_fit();
         }
         *self = out;
@@ -259,6 +301,8 @@ impl FromIterator<SeriesPoint> for Series {
 #[derive(Debug, Clone)]
 pub struct SeriesIter<'a> {
     inner: Option<&'a Encoded>,
+    /// The point of a one-point series, until it is returned.
+    one: Option<SeriesPoint>,
     at: usize,
     previous: SeriesPoint,
     done: bool,
@@ -268,6 +312,9 @@ impl Iterator for SeriesIter<'_> {
     type Item = SeriesPoint;
 
     fn next(&mut self) -> Option<SeriesPoint> {
+        if let Some(p) = self.one.take() {
+            return Some(p);
+        }
         let e = self.inner?;
         if self.done {
             return None;
