@@ -5,8 +5,9 @@
 //! * `aggregate`: the rows of the peak and of the leaks grouped by location, in sites/s;
 //! * `flame_tree`: the call tree a flame graph is drawn from, in sites/s;
 //! * `threads_sharing_stacks`: the replay of 1M allocations over 1,000 stacks that 1 to 4,096
-//!   threads take turns on (a thread-per-request server), per-thread sites as `--split-threads`
-//!   keeps them; the time per allocation must stay flat along the sweep.
+//!   threads take turns on (a thread-per-request server). With merged sites (every command but
+//!   `--split-threads`) the time per allocation stays flat along the sweep; with per-thread
+//!   sites it follows the number of sites (up to 500,000), no longer the threads per stack.
 //!
 //! The fixture has few sites, so `aggregate` and `flame_tree` run on a built capture with
 //! 50,000 sites, each a pseudo-random stack 8 to 23 frames deep over 600 functions, four threads.
@@ -80,15 +81,23 @@ fn threads_sharing_stacks(c: &mut Criterion) {
     for threads in [1u64, 64, 512, 4096] {
         let events = shared_stacks(threads);
         bench.throughput(Throughput::Elements(events.len() as u64));
-        bench.bench_function(format!("{threads} threads"), |b| {
-            b.iter(|| {
-                let (peak, sites) = bench_support::replay(&events);
-                assert_eq!(peak, 64, "each block is freed by the next event");
-                // Every thread has sites of its own, up to one per node.
-                assert!(sites as u64 >= threads && sites as u64 <= 1_000 * threads);
-                sites
-            })
-        });
+        for (name, mode) in [("merged", Threads::Merged), ("split", Threads::Split)] {
+            bench.bench_function(format!("{name}/{threads} threads"), |b| {
+                b.iter(|| {
+                    let (peak, sites) = bench_support::replay_with(&events, mode);
+                    assert_eq!(peak, 64, "each block is freed by the next event");
+                    match mode {
+                        // The main thread's stacks and everyone else's.
+                        Threads::Merged => assert!(sites <= 2_000),
+                        // Every thread has sites of its own, up to one per node.
+                        Threads::Split => {
+                            assert!(sites as u64 >= threads && sites as u64 <= 1_000 * threads)
+                        }
+                    }
+                    sites
+                })
+            });
+        }
     }
     bench.finish();
 }

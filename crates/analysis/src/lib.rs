@@ -68,7 +68,17 @@ pub mod bench_support {
     /// Replays allocation events (live heap, peak, per-site totals, stats accumulators) as the
     /// pass does, and returns the peak and the number of sites.
     pub fn replay(events: &[AllocationEvent]) -> (u64, usize) {
-        let mut replay = crate::replay::Replay::new(&[], false, crate::replay::SiteThreads::Split);
+        replay_with(events, crate::Threads::Split)
+    }
+
+    /// [`replay`] with sites kept per thread or merged (main thread 1), as
+    /// `Analyzer::threads` chooses.
+    pub fn replay_with(events: &[AllocationEvent], threads: crate::Threads) -> (u64, usize) {
+        let threads = match threads {
+            crate::Threads::Split => crate::replay::SiteThreads::Split,
+            crate::Threads::Merged => crate::replay::SiteThreads::Merged { main_tid: Some(1) },
+        };
+        let mut replay = crate::replay::Replay::new(&[], false, threads);
         for e in events {
             replay.allocation(e);
         }
