@@ -339,6 +339,8 @@ fn pages(dir: &Path) -> Vec<(String, PathBuf)> {
         "leak-dict-cache",
         "leak-thread",
         "rss-untracked",
+        "real-flask-threads",
+        "real-django-runserver",
     ] {
         let out = dir.join(format!("{fixture}-report.html"));
         let capture = fixtures.join(fixture).join("capture.bin");

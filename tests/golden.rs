@@ -22,6 +22,8 @@ const GOLDEN_FIXTURES: &[&str] = &[
     "v13-threads",
     "leak-thread",
     "rss-untracked",
+    "real-flask-threads",
+    "real-django-runserver",
 ];
 
 const COMMANDS: &[&[&str]] = &[
