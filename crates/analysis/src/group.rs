@@ -11,7 +11,6 @@ use memreport_format::events::FxHashMap;
 use crate::analysis::{Analysis, Entry};
 use crate::stacks::{spell, Location, NO_STACK};
 use crate::stats::ModuleResolver;
-use crate::timeline::dense;
 use crate::Usage;
 
 /// How coarse a location is.
@@ -155,38 +154,114 @@ pub fn series_first(
     let stacks = analysis.stacks();
     let modules = ModuleResolver::new(analysis.header());
     let n_ticks = analysis.ticks().n_ticks();
-    let mut curves: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for site in analysis.sites() {
-        if site.series.is_empty() {
-            continue;
-        }
-        let stack = stacks.python_stack(site.python_node, site.tid);
-        let curve =
-            curves.entry(label(&stack, by, &modules)).or_insert_with(|| vec![0; n_ticks as usize]);
-        for (total, v) in curve.iter_mut().zip(dense(&site.series, n_ticks)) {
-            *total = total.wrapping_add(v);
-        }
-    }
-    let mut out: Vec<LocationSeries> = curves
-        .into_iter()
-        .map(|(location, bytes)| LocationSeries {
-            location,
-            max_bytes: bytes.iter().copied().max().unwrap_or(0),
-            end_bytes: bytes.last().copied().unwrap_or(0),
-            bytes,
+    // Each location's curve is the sum of its sites' step functions, kept in whichever form is
+    // smaller: dense changes per tick (locations × ticks), or the steps themselves (one
+    // (tick, change) per series point), so that neither a long capture with 50,000 lines nor a
+    // capture whose few lines change in every tick holds more than it needs. Only the `n`
+    // curves returned are made whole. A label depends only on the innermost frame shown, so it
+    // is spelled once per frame.
+    let mut names: Vec<String> = Vec::new();
+    let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_frame: crate::format::events::FxHashMap<Option<u32>, usize> = Default::default();
+    let mut frames = Vec::new();
+    let mut points = 0usize;
+    let labels: Vec<usize> = analysis
+        .sites()
+        .iter()
+        .map(|site| {
+            if site.series.is_empty() {
+                return usize::MAX;
+            }
+            points += site.series.len();
+            stacks.python_stack_ids_into(site.python_node, site.tid, &mut frames);
+            let innermost = frames.iter().copied().find(|&f| stacks.frame(f).is_some());
+            *by_frame.entry(innermost).or_insert_with(|| {
+                let top: Vec<&Location> =
+                    innermost.and_then(|f| stacks.frame(f)).into_iter().collect();
+                let name = label(&top, by, &modules);
+                *by_name.entry(name.clone()).or_insert_with(|| {
+                    names.push(name);
+                    names.len() - 1
+                })
+            })
         })
         .collect();
-    let rank = |s: &LocationSeries| first.iter().position(|f| *f == s.location);
-    out.sort_by(|a, b| {
-        let (ra, rb) = (rank(a), rank(b));
+    let dense_form = names.len().saturating_mul(n_ticks as usize) <= points.saturating_mul(2);
+    // Per location: its changes, either by tick (dense) or as (tick, change) pairs.
+    let mut changes: Vec<Vec<(u32, u64)>> = vec![Vec::new(); names.len()];
+    let mut by_tick: Vec<Vec<u64>> =
+        if dense_form { vec![vec![0; n_ticks as usize]; names.len()] } else { Vec::new() };
+    for (site, &at) in analysis.sites().iter().zip(&labels) {
+        if at == usize::MAX {
+            continue;
+        }
+        let mut before = 0u64;
+        for p in site.series.iter().take_while(|p| p.tick < n_ticks) {
+            let delta = p.bytes.wrapping_sub(before);
+            before = p.bytes;
+            if dense_form {
+                let slot = &mut by_tick[at][p.tick as usize];
+                *slot = slot.wrapping_add(delta);
+            } else {
+                changes[at].push((p.tick, delta));
+            }
+        }
+    }
+    // The whole curve of a location: the running sum of its changes (0 before the first).
+    let curve = |at: usize, changes: &mut Vec<(u32, u64)>| -> Vec<u64> {
+        let mut bytes = if dense_form { by_tick[at].clone() } else { vec![0u64; n_ticks as usize] };
+        for &(tick, delta) in changes.iter() {
+            bytes[tick as usize] = bytes[tick as usize].wrapping_add(delta);
+        }
+        let mut value = 0u64;
+        for b in &mut bytes {
+            value = value.wrapping_add(*b);
+            *b = value;
+        }
+        bytes
+    };
+    // The largest and the last value of each curve, without making it whole when it is kept as
+    // steps (every value is at least 0, so the 0 before the first step never decides the max).
+    let mut ranked: Vec<(usize, u64, u64)> = (0..names.len())
+        .map(|at| {
+            let (mut value, mut max) = (0u64, 0u64);
+            if dense_form {
+                for &delta in &by_tick[at] {
+                    value = value.wrapping_add(delta);
+                    max = max.max(value);
+                }
+            } else {
+                let steps = &mut changes[at];
+                steps.sort_unstable_by_key(|&(tick, _)| tick);
+                for (k, &(tick, delta)) in steps.iter().enumerate() {
+                    value = value.wrapping_add(delta);
+                    if steps.get(k + 1).is_none_or(|&(next, _)| next != tick) {
+                        max = max.max(value);
+                    }
+                }
+            }
+            (at, max, if n_ticks == 0 { 0 } else { value })
+        })
+        .collect();
+    let rank = |location: &str| first.iter().position(|f| f == location);
+    ranked.sort_by(|&(a, a_max, a_end), &(b, b_max, b_end)| {
+        let (ra, rb) = (rank(&names[a]), rank(&names[b]));
         rb.is_some()
             .cmp(&ra.is_some())
             .then(ra.cmp(&rb))
-            .then((b.max_bytes, b.end_bytes).cmp(&(a.max_bytes, a.end_bytes)))
-            .then(a.location.cmp(&b.location))
+            .then((b_max, b_end).cmp(&(a_max, a_end)))
+            .then(names[a].cmp(&names[b]))
     });
-    out.truncate(n);
-    out
+    ranked.truncate(n);
+    ranked
+        .into_iter()
+        .map(|(at, max_bytes, end_bytes)| LocationSeries {
+            bytes: curve(at, &mut changes[at]),
+            location: std::mem::take(&mut names[at]),
+            max_bytes,
+            end_bytes,
+        })
+        .collect()
 }
 
 /// A call tree: node 0 is the root (all rows); children are callees (callers when inverted).

@@ -29,6 +29,7 @@
 
 use std::collections::BTreeMap;
 
+use memreport_format::events::FxHashMap;
 use memreport_format::Allocator;
 
 use crate::analysis::Analysis;
@@ -315,29 +316,46 @@ pub fn detect(analysis: &Analysis) -> Leaks {
     let modules = ModuleResolver::new(analysis.header());
     let sites = analysis.sites();
     let (cut_tick, end_tick) = (cut as u32, n_ticks as u32 - 1);
-    let labels: Vec<Option<String>> = sites
+    // Each site's location as a number into `names`, spelled once per frame: a capture with a
+    // million stacks over a thousand lines holds a thousand strings, not a million.
+    const NO_SERIES: u32 = u32::MAX;
+    let mut names: Vec<String> = Vec::new();
+    let mut by_name: FxHashMap<String, u32> = FxHashMap::default();
+    let mut by_frame: FxHashMap<Option<u32>, u32> = FxHashMap::default();
+    let mut frames = Vec::new();
+    let labels: Vec<u32> = sites
         .iter()
         .map(|site| {
-            (!site.series.is_empty()).then(|| {
-                let stack = stacks.python_stack(site.python_node, site.tid);
-                stack.first().map_or_else(|| NO_STACK.to_string(), |l| spell(l))
+            if site.series.is_empty() {
+                return NO_SERIES;
+            }
+            stacks.python_stack_ids_into(site.python_node, site.tid, &mut frames);
+            let innermost = frames.iter().copied().find(|&f| stacks.frame(f).is_some());
+            *by_frame.entry(innermost).or_insert_with(|| {
+                let name = innermost
+                    .and_then(|f| stacks.frame(f))
+                    .map_or_else(|| NO_STACK.to_string(), spell);
+                *by_name.entry(name.clone()).or_insert_with(|| {
+                    names.push(name);
+                    names.len() as u32 - 1
+                })
             })
         })
         .collect();
-    let mut net: BTreeMap<&str, i128> = BTreeMap::new();
-    for (site, label) in sites.iter().zip(&labels) {
-        if let Some(label) = label {
+    let mut net: Vec<i128> = vec![0; names.len()];
+    for (site, &label) in sites.iter().zip(&labels) {
+        if label != NO_SERIES {
             let growth =
                 site.series.bytes_at(end_tick) as i128 - site.series.bytes_at(cut_tick) as i128;
-            *net.entry(label.as_str()).or_default() += growth;
+            net[label as usize] += growth;
         }
     }
     let mut locations: BTreeMap<String, LocationSeries> = BTreeMap::new();
-    for (site, label) in sites.iter().zip(&labels) {
-        let Some(label) = label else { continue };
-        if net.get(label.as_str()).is_none_or(|&g| g < i128::from(MIN_CONTAINER_GROWTH)) {
+    for (site, &label) in sites.iter().zip(&labels) {
+        if label == NO_SERIES || net[label as usize] < i128::from(MIN_CONTAINER_GROWTH) {
             continue;
         }
+        let label = &names[label as usize];
         let dense = dense_points(&site.series, n_ticks as u32);
         let growth = dense[n_ticks - 1].bytes as i128 - dense[cut].bytes as i128;
         let entry = locations.entry(label.clone()).or_insert_with(|| LocationSeries {
