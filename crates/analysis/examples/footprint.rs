@@ -1,16 +1,19 @@
 //! Prints what one pass keeps of a capture: how many sites, stacks, frames, series points and
 //! live blocks. Used to find which table grows along a scaling axis (docs/performance.md).
 //!
-//! Usage: cargo run --release -p memreport-analysis --example footprint -- CAPTURE
+//! Usage: cargo run --release -p memreport-analysis --example footprint -- CAPTURE [--split]
+//! (sites merged across threads, as the commands keep them, unless `--split`)
 
-use memreport_analysis::{Analyzer, Site};
+use memreport_analysis::{Analyzer, Site, Threads};
 
 fn main() {
     let Some(path) = std::env::args().nth(1) else {
         eprintln!("usage: footprint CAPTURE");
         std::process::exit(2);
     };
-    let analysis = match Analyzer::new().run_path(&path) {
+    let split = std::env::args().any(|a| a == "--split");
+    let threads = if split { Threads::Split } else { Threads::Merged };
+    let analysis = match Analyzer::new().threads(threads).run_path(&path) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("footprint: {path}: {e}");
@@ -27,6 +30,7 @@ fn main() {
     stacks.dedup();
     let points: usize = sites.iter().map(|s| s.series.len()).sum();
     let with_series = sites.iter().filter(|s| !s.series.is_empty()).count();
+    let one_point = sites.iter().filter(|s| s.series.len() == 1).count();
     let site_bytes = std::mem::size_of::<Site>();
     println!("records              {}", analysis.counts().records);
     println!("threads with sites   {}", tids.len());
@@ -40,7 +44,9 @@ fn main() {
         stacks.len(),
         sites.len() as f64 / stacks.len().max(1) as f64
     );
-    println!("series               {with_series} non-empty, {points} points");
+    println!(
+        "series               {with_series} non-empty ({one_point} of one point), {points} points"
+    );
     println!("frames               {}", analysis.stacks().n_frames());
     println!("live blocks at end   {}", analysis.live_items());
 }
