@@ -1,6 +1,7 @@
 //! Any bytes: the whole analysis (live heap, peak, temporary allocations, stats, grouping, the
 //! call tree, leak detection, a diff against itself and every renderer of `stats`, `top`, `tree`,
-//! `leaks`, `diff`, `report` and `flamegraph`) ends in a result or a typed error, never a panic.
+//! `leaks`, `diff`, `report` and `flamegraph`) ends in a result or a typed error, never a panic;
+//! and the same with sites merged across threads, as the commands run it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -46,4 +47,14 @@ fuzz_target!(|data: &[u8]| {
     if let Some(written) = memreport_report::html::write_flamegraph(&mut sink, &analysis, view, "f") {
         written.unwrap();
     }
+    // Merged sites: what every command without --split-threads reads.
+    let Ok(capture) = Capture::from_bytes(data.to_vec()) else { return };
+    let Ok(merged) = Analyzer::new().threads(Threads::Merged).run(capture) else { return };
+    assert!(merged.sites().len() <= analysis.sites().len());
+    if let Some(stats) = Stats::compute(&merged, 5) {
+        memreport_report::stats::write_json(&mut sink, &merged, &stats).unwrap();
+    }
+    let found = memreport_analysis::leaks::detect(&merged);
+    memreport_report::leaks::write_json(&mut sink, &merged, &found).unwrap();
+    memreport_report::html::write_report(&mut sink, &merged, "fuzz.bin").unwrap();
 });
