@@ -92,9 +92,11 @@ pub(crate) struct Replay {
     /// The first site of each python node (`u32::MAX`: none), then a chain through
     /// `Tracked::next`: a node has one site per thread class (and native stack), so a lookup is
     /// an index and a comparison or two instead of hashing into a map of every site. The chain
-    /// runs through the site records themselves: the first one compared is the one the
-    /// allocation then updates, so the walk costs no cache miss of its own in the common case,
-    /// and no per-site table beside them (a copy of the key cost 24 bytes a site).
+    /// runs through the site records themselves: when a node has one site (the common case once
+    /// threads are merged), the record compared is the one the allocation then updates, so the
+    /// walk costs no cache miss of its own, and no per-site table sits beside them (a copy of
+    /// the key cost 24 bytes a site). Per-thread sites (`--split-threads`) walk up to
+    /// [`CHAIN_MAX`] records.
     first_of_node: Vec<u32>,
     /// Sites of nodes whose chain is full (see [`CHAIN_MAX`]).
     overflow: FxHashMap<SiteKey, u32>,
