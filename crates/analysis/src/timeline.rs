@@ -163,7 +163,7 @@ impl Ticks {
 ///
 /// Most sites of a capture with many stacks change in one tick only, so a one-point series keeps
 /// its point in a box of its own (48 bytes with the allocator's header) rather than in an
-/// encoder (112 bytes).
+/// encoder (80 bytes).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Series {
     inner: Repr,
@@ -179,14 +179,14 @@ enum Repr {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Encoded {
-    /// Every point but the last, each as the differences from the one before (the first from
-    /// [`ZERO`]): tick, bytes, count, allocated.
+    /// Every point, each as the differences from the one before (the first from [`ZERO`]):
+    /// tick, bytes, count, allocated. The last one, still open, starts at `open_at`.
     closed: Vec<u8>,
-    /// The last point of `closed` (or [`ZERO`]), the base of the next difference.
-    base: SeriesPoint,
-    /// The open point.
+    /// The open point, decoded: the stream rewrites it until its tick ends. The point before
+    /// it is `last` minus the differences at `open_at`, so it is not stored.
     last: SeriesPoint,
-    len: usize,
+    open_at: u32,
+    len: u32,
 }
 
 const ZERO: SeriesPoint = SeriesPoint { tick: 0, bytes: 0, count: 0, allocated: 0 };
@@ -197,7 +197,7 @@ impl Series {
         match &self.inner {
             Repr::Empty => 0,
             Repr::One(_) => 1,
-            Repr::Many(e) => e.len,
+            Repr::Many(e) => e.len as usize,
         }
     }
 
@@ -213,7 +213,7 @@ impl Series {
             Repr::One(p) => (None, Some(**p)),
             Repr::Many(e) => (Some(&**e), None),
         };
-        SeriesIter { inner, one, at: 0, previous: ZERO, done: false }
+        SeriesIter { inner, one, at: 0, previous: ZERO }
     }
 
     /// Writes a site's totals as the value of the series at their tick.
@@ -229,29 +229,27 @@ impl Series {
             }
             Repr::One(p) => {
                 let first = **p;
-                self.inner = Repr::Many(Box::new(Encoded {
-                    closed: Vec::new(),
-                    base: ZERO,
-                    last: first,
-                    len: 1,
-                }));
+                let mut closed = Vec::new();
+                put_point(&mut closed, first, ZERO);
+                self.inner =
+                    Repr::Many(Box::new(Encoded { closed, last: first, open_at: 0, len: 1 }));
                 let Repr::Many(e) = &mut self.inner else { unreachable!("just set") };
                 e
             }
             Repr::Many(e) => e,
         };
         if e.last.tick == point.tick {
-            e.last = point;
-            return;
+            // Rewrite the open point against the one before it.
+            let mut at = e.open_at as usize;
+            let before = sub_point(e.last, get_point(&e.closed, &mut at));
+            e.closed.truncate(e.open_at as usize);
+            put_point(&mut e.closed, point, before);
+        } else {
+            e.open_at = e.closed.len() as u32;
+            put_point(&mut e.closed, point, e.last);
+            e.len += 1;
         }
-        let (base, last) = (e.base, e.last);
-        put_varint(&mut e.closed, u64::from(last.tick.wrapping_sub(base.tick)));
-        put_varint(&mut e.closed, zigzag(last.bytes.wrapping_sub(base.bytes)));
-        put_varint(&mut e.closed, zigzag(last.count.wrapping_sub(base.count)));
-        put_varint(&mut e.closed, zigzag(last.allocated.wrapping_sub(base.allocated)));
-        e.base = last;
         e.last = point;
-        e.len += 1;
     }
 
     /// Halves the tick resolution, keeping the last value of each merged tick.
@@ -305,7 +303,6 @@ pub struct SeriesIter<'a> {
     one: Option<SeriesPoint>,
     at: usize,
     previous: SeriesPoint,
-    done: bool,
 }
 
 impl Iterator for SeriesIter<'_> {
@@ -316,24 +313,44 @@ impl Iterator for SeriesIter<'_> {
             return Some(p);
         }
         let e = self.inner?;
-        if self.done {
+        if self.at >= e.closed.len() {
             return None;
         }
-        if self.at >= e.closed.len() {
-            self.done = true;
-            return Some(e.last);
-        }
-        let tick = get_varint(&e.closed, &mut self.at) as u32;
-        let mut field = || unzigzag(get_varint(&e.closed, &mut self.at));
+        let d = get_point(&e.closed, &mut self.at);
         let p = self.previous;
         let point = SeriesPoint {
-            tick: p.tick.wrapping_add(tick),
-            bytes: p.bytes.wrapping_add(field()),
-            count: p.count.wrapping_add(field()),
-            allocated: p.allocated.wrapping_add(field()),
+            tick: p.tick.wrapping_add(d.tick),
+            bytes: p.bytes.wrapping_add(d.bytes),
+            count: p.count.wrapping_add(d.count),
+            allocated: p.allocated.wrapping_add(d.allocated),
         };
         self.previous = point;
         Some(point)
+    }
+}
+
+/// Appends `point` as its differences from `base`.
+fn put_point(out: &mut Vec<u8>, point: SeriesPoint, base: SeriesPoint) {
+    put_varint(out, u64::from(point.tick.wrapping_sub(base.tick)));
+    put_varint(out, zigzag(point.bytes.wrapping_sub(base.bytes)));
+    put_varint(out, zigzag(point.count.wrapping_sub(base.count)));
+    put_varint(out, zigzag(point.allocated.wrapping_sub(base.allocated)));
+}
+
+/// Reads the differences [`put_point`] wrote, as a point of differences.
+fn get_point(bytes: &[u8], at: &mut usize) -> SeriesPoint {
+    let tick = get_varint(bytes, at) as u32;
+    let mut field = || unzigzag(get_varint(bytes, at));
+    SeriesPoint { tick, bytes: field(), count: field(), allocated: field() }
+}
+
+/// `point` minus the differences `d`: the point the differences were taken from.
+fn sub_point(point: SeriesPoint, d: SeriesPoint) -> SeriesPoint {
+    SeriesPoint {
+        tick: point.tick.wrapping_sub(d.tick),
+        bytes: point.bytes.wrapping_sub(d.bytes),
+        count: point.count.wrapping_sub(d.count),
+        allocated: point.allocated.wrapping_sub(d.allocated),
     }
 }
 
