@@ -584,11 +584,6 @@ impl Analysis {
         self.temporary.iter().map(|(n, _)| *n).collect()
     }
 
-    /// Whether the pass kept threads apart, so that [`Threads::Split`] results exist.
-    pub fn threads_split(&self) -> bool {
-        !self.threads_merged
-    }
-
     /// The rows of a result, sorted by memray's order key (first contributing event).
     /// `None` for temporary allocations not computed in this pass, or of an aggregated capture,
     /// and for [`Threads::Split`] when the pass merged threads ([`Analyzer::threads`]).

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use memreport_format::events::FxHashMap;
 
-use crate::analysis::{Analysis, Entry};
-use crate::stacks::{spell, Location, NO_STACK};
+use crate::analysis::{Analysis, Entry, Site};
+use crate::stacks::{spell, Location, Stacks, NO_STACK};
 use crate::stats::ModuleResolver;
 use crate::Usage;
 
@@ -160,12 +160,9 @@ pub fn series_first(
     // capture whose few lines change in every tick holds more than it needs. Only the `n`
     // curves returned are made whole. A label depends only on the innermost frame shown, so it
     // is spelled once per frame.
-    let mut names: Vec<String> = Vec::new();
-    let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
-    let mut by_frame: crate::format::events::FxHashMap<Option<u32>, usize> = Default::default();
-    let mut frames = Vec::new();
+    let mut labels = SiteLabels::default();
     let mut points = 0usize;
-    let labels: Vec<usize> = analysis
+    let at_of: Vec<usize> = analysis
         .sites()
         .iter()
         .map(|site| {
@@ -173,25 +170,16 @@ pub fn series_first(
                 return usize::MAX;
             }
             points += site.series.len();
-            stacks.python_stack_ids_into(site.python_node, site.tid, &mut frames);
-            let innermost = frames.iter().copied().find(|&f| stacks.frame(f).is_some());
-            *by_frame.entry(innermost).or_insert_with(|| {
-                let top: Vec<&Location> =
-                    innermost.and_then(|f| stacks.frame(f)).into_iter().collect();
-                let name = label(&top, by, &modules);
-                *by_name.entry(name.clone()).or_insert_with(|| {
-                    names.push(name);
-                    names.len() - 1
-                })
-            })
+            labels.of(stacks, site, by, &modules) as usize
         })
         .collect();
+    let mut names = labels.names;
     let dense_form = names.len().saturating_mul(n_ticks as usize) <= points.saturating_mul(2);
     // Per location: its changes, either by tick (dense) or as (tick, change) pairs.
     let mut changes: Vec<Vec<(u32, u64)>> = vec![Vec::new(); names.len()];
     let mut by_tick: Vec<Vec<u64>> =
         if dense_form { vec![vec![0; n_ticks as usize]; names.len()] } else { Vec::new() };
-    for (site, &at) in analysis.sites().iter().zip(&labels) {
+    for (site, &at) in analysis.sites().iter().zip(&at_of) {
         if at == usize::MAX {
             continue;
         }
@@ -262,6 +250,41 @@ pub fn series_first(
             end_bytes,
         })
         .collect()
+}
+
+/// Sites' locations numbered: a site's label depends only on the innermost frame shown of its
+/// stack, so each is spelled once per frame, and a capture with a million stacks over a thousand
+/// lines holds a thousand strings, not a million.
+#[derive(Default)]
+pub(crate) struct SiteLabels {
+    /// The labels, numbered in order of first appearance.
+    pub(crate) names: Vec<String>,
+    by_name: FxHashMap<String, u32>,
+    by_frame: FxHashMap<Option<u32>, u32>,
+    frames: Vec<u32>,
+}
+
+impl SiteLabels {
+    /// The number of a site's label (`by` the granularity of [`label`]).
+    pub(crate) fn of(
+        &mut self,
+        stacks: &Stacks,
+        site: &Site,
+        by: By,
+        modules: &ModuleResolver<'_>,
+    ) -> u32 {
+        stacks.python_stack_ids_into(site.python_node, site.tid, &mut self.frames);
+        let innermost = self.frames.iter().copied().find(|&f| stacks.frame(f).is_some());
+        let (names, by_name) = (&mut self.names, &mut self.by_name);
+        *self.by_frame.entry(innermost).or_insert_with(|| {
+            let top: Vec<&Location> = innermost.and_then(|f| stacks.frame(f)).into_iter().collect();
+            let name = label(&top, by, modules);
+            *by_name.entry(name.clone()).or_insert_with(|| {
+                names.push(name);
+                names.len() as u32 - 1
+            })
+        })
+    }
 }
 
 /// A call tree: node 0 is the root (all rows); children are callees (callers when inverted).

@@ -29,11 +29,11 @@
 
 use std::collections::BTreeMap;
 
-use memreport_format::events::FxHashMap;
 use memreport_format::Allocator;
 
 use crate::analysis::Analysis;
-use crate::stacks::{spell, NO_STACK};
+use crate::group::{By, SiteLabels};
+use crate::stacks::spell;
 use crate::stats::{ModuleKind, ModuleResolver};
 use crate::timeline::{dense_points, SeriesPoint};
 
@@ -316,32 +316,19 @@ pub fn detect(analysis: &Analysis) -> Leaks {
     let modules = ModuleResolver::new(analysis.header());
     let sites = analysis.sites();
     let (cut_tick, end_tick) = (cut as u32, n_ticks as u32 - 1);
-    // Each site's location as a number into `names`, spelled once per frame: a capture with a
-    // million stacks over a thousand lines holds a thousand strings, not a million.
+    // Each site's location (its innermost line) as a number into `names`.
     const NO_SERIES: u32 = u32::MAX;
-    let mut names: Vec<String> = Vec::new();
-    let mut by_name: FxHashMap<String, u32> = FxHashMap::default();
-    let mut by_frame: FxHashMap<Option<u32>, u32> = FxHashMap::default();
-    let mut frames = Vec::new();
+    let mut site_labels = SiteLabels::default();
     let labels: Vec<u32> = sites
         .iter()
         .map(|site| {
             if site.series.is_empty() {
                 return NO_SERIES;
             }
-            stacks.python_stack_ids_into(site.python_node, site.tid, &mut frames);
-            let innermost = frames.iter().copied().find(|&f| stacks.frame(f).is_some());
-            *by_frame.entry(innermost).or_insert_with(|| {
-                let name = innermost
-                    .and_then(|f| stacks.frame(f))
-                    .map_or_else(|| NO_STACK.to_string(), spell);
-                *by_name.entry(name.clone()).or_insert_with(|| {
-                    names.push(name);
-                    names.len() as u32 - 1
-                })
-            })
+            site_labels.of(stacks, site, By::Line, &modules)
         })
         .collect();
+    let names = site_labels.names;
     let mut net: Vec<i128> = vec![0; names.len()];
     for (site, &label) in sites.iter().zip(&labels) {
         if label != NO_SERIES {

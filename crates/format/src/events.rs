@@ -221,26 +221,15 @@ impl StackTables {
     /// The source location of a frame, without caching.
     pub fn compute_location(&self, frame: u32) -> Location {
         match self.frames.get(frame as usize) {
-            Some(FrameKey::Code { code_object_id, instruction_offset, .. }) => {
-                match self.code_objects.get(code_object_id) {
-                    Some(code) => Location {
-                        function: code.function_name.clone(),
-                        filename: code.filename.clone(),
-                        lineno: linetable::line_number(
-                            self.python_version,
-                            &code.linetable,
-                            code.firstlineno,
-                            *instruction_offset,
-                            self.chars,
-                        ),
-                    },
-                    // memray resolves an unknown code object to an empty location.
-                    None => {
-                        Location { function: String::new(), filename: String::new(), lineno: 0 }
-                    }
-                }
-            }
-            Some(FrameKey::Legacy { index, .. }) => self.legacy_locations[*index as usize].clone(),
+            Some(key) => self.location_of(key, |code, offset| {
+                linetable::line_number(
+                    self.python_version,
+                    &code.linetable,
+                    code.firstlineno,
+                    offset,
+                    self.chars,
+                )
+            }),
             None => Location { function: String::new(), filename: String::new(), lineno: 0 },
         }
     }
@@ -250,35 +239,38 @@ impl StackTables {
     /// table once rather than once per line.
     pub fn all_locations(&self) -> Vec<Location> {
         let mut indexes: FxHashMap<u64, linetable::LineIndex> = FxHashMap::default();
-        let mut out = Vec::with_capacity(self.frames.len());
-        for key in &self.frames {
-            out.push(match key {
-                FrameKey::Code { code_object_id, instruction_offset, .. } => {
-                    match self.code_objects.get(code_object_id) {
-                        Some(code) => {
-                            let index = indexes.entry(*code_object_id).or_insert_with(|| {
-                                linetable::LineIndex::new(
-                                    self.python_version,
-                                    &code.linetable,
-                                    code.firstlineno,
-                                    self.chars,
-                                )
-                            });
-                            Location {
-                                function: code.function_name.clone(),
-                                filename: code.filename.clone(),
-                                lineno: index.line(*instruction_offset),
-                            }
-                        }
-                        None => {
-                            Location { function: String::new(), filename: String::new(), lineno: 0 }
-                        }
+        let mut line = |code: &CodeObject, offset: i32| {
+            let index = indexes.entry(code.id).or_insert_with(|| {
+                linetable::LineIndex::new(
+                    self.python_version,
+                    &code.linetable,
+                    code.firstlineno,
+                    self.chars,
+                )
+            });
+            index.line(offset)
+        };
+        self.frames.iter().map(|key| self.location_of(key, &mut line)).collect()
+    }
+
+    /// A frame's location, with `line` finding the line of an instruction in a code object.
+    fn location_of(&self, key: &FrameKey, line: impl FnOnce(&CodeObject, i32) -> i32) -> Location {
+        match key {
+            FrameKey::Code { code_object_id, instruction_offset, .. } => {
+                match self.code_objects.get(code_object_id) {
+                    Some(code) => Location {
+                        function: code.function_name.clone(),
+                        filename: code.filename.clone(),
+                        lineno: line(code, *instruction_offset),
+                    },
+                    // memray resolves an unknown code object to an empty location.
+                    None => {
+                        Location { function: String::new(), filename: String::new(), lineno: 0 }
                     }
                 }
-                FrameKey::Legacy { index, .. } => self.legacy_locations[*index as usize].clone(),
-            });
+            }
+            FrameKey::Legacy { index, .. } => self.legacy_locations[*index as usize].clone(),
         }
-        out
     }
 
     /// The Python stack of a node, innermost first.

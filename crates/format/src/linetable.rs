@@ -41,21 +41,24 @@ pub fn line_number(
 /// Decoder A: the 3.11+ location table; the offset is in bytes, entries count 2-byte code units.
 fn location_table(table: &[u8], firstlineno: i32, offset: i32) -> i32 {
     let target = offset / 2;
-    let mut line = firstlineno;
-    let mut addr: i32 = 0;
-    let mut pos = 0usize;
-    while pos < table.len() && table[pos] != 0 {
-        let b = table[pos];
+    location_entries(table, firstlineno)
+        .find(|&(addr, end, _)| addr <= target && target < end)
+        .map_or(0, |(_, _, line)| line)
+}
+
+/// The entries of a 3.11+ location table in order: the code units each covers (`addr..end`)
+/// and its line, until a 0 byte or the end of the table.
+fn location_entries(table: &[u8], firstlineno: i32) -> impl Iterator<Item = (i32, i32, i32)> + '_ {
+    let (mut line, mut addr, mut pos) = (firstlineno, 0i32, 0usize);
+    std::iter::from_fn(move || {
+        let &b = table.get(pos).filter(|&&b| b != 0)?;
         pos += 1;
-        let code = (b >> 3) & 15;
         let end = addr.wrapping_add(i32::from(b & 7) + 1);
-        line = next_line(code, line, table, &mut pos);
-        if addr <= target && target < end {
-            return line;
-        }
+        line = next_line((b >> 3) & 15, line, table, &mut pos);
+        let entry = (addr, end, line);
         addr = end;
-    }
-    0
+        Some(entry)
+    })
 }
 
 /// Reads a varint of 6-bit groups (0x40 = continuation); bytes past the table read as 0.
@@ -182,22 +185,13 @@ impl LineIndex {
 
     fn decode_location_table(&mut self, table: &[u8], firstlineno: i32) {
         self.scale = 0;
-        let mut line = firstlineno;
-        let mut addr: i32 = 0;
-        let mut pos = 0usize;
-        while pos < table.len() && table[pos] != 0 {
-            let b = table[pos];
-            pos += 1;
-            let code = (b >> 3) & 15;
-            let end = addr.wrapping_add(i32::from(b & 7) + 1);
-            line = next_line(code, line, table, &mut pos);
+        for (addr, end, line) in location_entries(table, firstlineno) {
             // An address that wrapped (a table of over 2^31 code units) can never be reached
             // by an i32 offset; the scan would not find it either.
             if end < addr {
                 break;
             }
             self.push(end as u64, line);
-            addr = end;
         }
         // Past the last entry the scan finds nothing and answers 0.
         self.past_end = 0;
