@@ -273,7 +273,7 @@ impl<'a> Analyzer<'a> {
             peak_index: replay.peak_index,
             peak_samples: replay.peak_samples,
             timeline: std::mem::take(&mut replay.timeline),
-            ticks: replay.ticks,
+            ticks: std::mem::replace(&mut replay.ticks, Ticks::new()),
             temporary,
             leak_order,
             aggregated,
@@ -566,17 +566,16 @@ impl Analysis {
     }
 
     /// The clock of [`Site::series`].
-    pub fn ticks(&self) -> Ticks {
-        self.ticks
+    pub fn ticks(&self) -> &Ticks {
+        &self.ticks
     }
 
-    /// When a tick of [`Site::series`] ends: the time of the memory sample that closes it, or
-    /// of the last sample for the tick still open when the capture ended.
-    pub fn tick_end_ms(&self, tick: u32) -> Option<u64> {
-        let points = self.timeline.points();
-        let last_sample = self.ticks.samples_of(tick).end.checked_sub(1)?;
-        let point = last_sample / self.timeline.samples_per_point();
-        points.get(usize::try_from(point).ok()?).or(points.last()).map(|p| p.ms_since_epoch)
+    /// When a tick of [`Site::series`] ended, in seconds from the start (see [`Ticks::end_ms`]);
+    /// 0 without memory samples.
+    pub fn tick_end_s(&self, tick: u32) -> f64 {
+        self.ticks
+            .end_ms(tick)
+            .map_or(0.0, |ms| ((ms - self.info.header.start_time_ms as f64) / 1000.0).max(0.0))
     }
 
     /// Thresholds for which temporary allocations were computed.

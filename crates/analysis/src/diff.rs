@@ -21,9 +21,19 @@ use crate::analysis::{Analysis, Mode, Threads, Usage};
 use crate::group::{By, CallTree, NodeKind};
 use crate::leaks::{self, Verdict};
 
-/// Sizes in reasons, as the leak detector writes them.
+/// Sizes in reasons: binary units with one decimal.
 fn human(bytes: u64) -> String {
-    leaks::human(bytes as f64)
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 use crate::stacks::{spell, Location, NO_STACK};
 use crate::stats::ModuleResolver;
@@ -377,8 +387,14 @@ pub fn diff(before: &Analysis, after: &Analysis, by: By) -> Diff {
             if !why.is_empty() {
                 why.push_str("; ");
             }
-            why.push_str("after leaks: ");
-            why.push_str(&found_a.reason);
+            why.push_str("after leaks");
+            if let Some(f) = found_a.findings.first() {
+                why.push_str(&format!(
+                    ": {} grows by {}/s",
+                    f.location,
+                    human(f.growth_rate_bytes_per_s as u64)
+                ));
+            }
         }
         (Change::Regression, why)
     } else if peak < 0 || leaked < 0 || stopped_leak {

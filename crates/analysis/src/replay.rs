@@ -14,7 +14,7 @@ use memreport_format::events::{AllocationEvent, FxHashMap};
 use memreport_format::AllocatorKind;
 
 use crate::heap::{Block, Change, LiveHeap};
-use crate::timeline::{Sample, Series, SeriesPoint, Ticks, Timeline};
+use crate::timeline::{Sample, Series, SeriesPoint, Tick, Ticks, Timeline};
 use crate::{Site, Usage};
 
 /// A site: what memray keys a location by (§5.3): Python node, native node and thread.
@@ -316,6 +316,8 @@ impl Replay {
             self.peak_samples = self.ticks.samples;
             self.epoch += 1;
         }
+        let tick = self.ticks.event();
+        self.clock(tick);
     }
 
     fn count_allocation(&mut self, e: &AllocationEvent, site: u32) {
@@ -378,14 +380,24 @@ impl Replay {
     pub(crate) fn memory(&mut self, ms_since_epoch: u64, rss: u64, heap: Option<u64>) {
         let heap = heap.unwrap_or(self.current);
         self.timeline.push(Sample { ms_since_epoch, rss, heap });
-        let tick = self.ticks.current();
-        let doubled = self.ticks.sample();
-        if self.series && (doubled || self.ticks.current() != tick) {
-            self.flush_series(tick);
+        let tick = self.ticks.sample(ms_since_epoch);
+        self.clock(tick);
+    }
+
+    /// Closes the series points of a tick that ended, and folds every series when ticks doubled.
+    #[inline]
+    fn clock(&mut self, tick: Tick) {
+        if !self.series {
+            return;
         }
-        if doubled && self.series {
-            for Tracked { site: s, .. } in &mut self.sites {
-                s.series.fold();
+        match tick {
+            Tick::Same => {}
+            Tick::Ended(t) => self.flush_series(t),
+            Tick::Doubled(t) => {
+                self.flush_series(t);
+                for Tracked { site: s, .. } in &mut self.sites {
+                    s.series.fold();
+                }
             }
         }
     }
@@ -393,6 +405,7 @@ impl Replay {
     /// Takes the sites out of the replay, each with its totals at the last peak.
     pub(crate) fn take_sites(&mut self) -> Vec<Site> {
         self.flush_series(self.ticks.current());
+        self.ticks.finish();
         let epoch = self.epoch;
         // Collected in place: the allocation of `self.sites` is reused, not copied.
         std::mem::take(&mut self.sites)

@@ -82,6 +82,11 @@ impl Stacks {
         })
     }
 
+    /// Number of Python trace-tree nodes (node ids are `0..n_nodes`).
+    pub(crate) fn n_nodes(&self) -> usize {
+        self.tables.n_nodes()
+    }
+
     /// A node's own frame id and its parent node (`None` for node 0 or an unknown node).
     pub(crate) fn frame_and_parent(&self, node: u32) -> Option<(u32, u32)> {
         self.tables.node(node).map(|n| (n.frame, n.parent))

@@ -3,9 +3,10 @@
 //!
 //! Both are bounded. The timeline keeps every sample up to [`MAX_POINTS`]; past that, adjacent
 //! points merge pairwise keeping the maximum of RSS and heap, so a short peak is never lost.
-//! A site's series is sparse and counted in *ticks* of `samples_per_tick` memory samples: a point
-//! is written only in ticks where the site changed, and when the run outgrows [`MAX_TICKS`] ticks
-//! the tick doubles in length and every series is folded. A series thus never holds more than
+//! A site's series is sparse and counted in *ticks* (see [`Ticks`]: memory samples, or runs of
+//! allocation events between them): a point is written only in ticks where the site changed, and
+//! when the run outgrows [`MAX_TICKS`] ticks the tick doubles in length and every series is
+//! folded. A series thus never holds more than
 //! `2 × MAX_TICKS` points, whatever the length of the capture.
 
 /// Points kept before the timeline starts merging neighbours.
@@ -109,20 +110,64 @@ pub struct SeriesPoint {
     pub allocated: u64,
 }
 
-/// The clock of the site series: which tick the stream is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Allocation events in one unit of the clock, unless a memory sample ends the unit first.
+pub const EVENTS_PER_UNIT: u32 = 256;
+
+/// The clock of the site series: which tick the stream is in, and when each tick ended.
+///
+/// The clock runs on two kinds of event. A *unit* ends at every memory sample and after every
+/// [`EVENTS_PER_UNIT`] allocation events since the last end, and a tick is `units_per_tick`
+/// units. So a long capture is measured mostly in time (memory samples every 10 ms by default),
+/// and a short one, with a dozen samples but thousands of allocations between them, in record
+/// order: a 0.1 s test still has a hundred ticks for a trend.
+///
+/// The end of each closed tick is kept as a time, interpolated by allocation events between the
+/// two memory samples around it (ticks that end after the last sample take its time).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Ticks {
-    /// Memory samples per tick.
-    pub samples_per_tick: u64,
     /// Memory samples seen so far.
     pub samples: u64,
-    /// `samples / samples_per_tick`, kept so the per-event path does not divide.
+    /// Clock units per tick (doubles when the run outgrows [`MAX_TICKS`] ticks).
+    pub units_per_tick: u64,
+    units: u64,
+    events_in_unit: u32,
+    events: u64,
     tick: u32,
+    /// For each closed tick: its end, ms since the epoch (NaN until the next sample is seen).
+    ends_ms: Vec<f64>,
+    /// For each closed tick: allocation events seen when it ended.
+    ends_events: Vec<u64>,
+    /// For each closed tick: the index of the memory sample that ended it, or `u64::MAX`.
+    ends_sample: Vec<u64>,
+    /// The last memory sample: ms since the epoch and allocation events seen then.
+    last_sample: Option<(f64, u64)>,
+}
+
+/// What one event did to the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tick {
+    /// Still in the same tick.
+    Same,
+    /// The tick it was in (returned) has ended.
+    Ended(u32),
+    /// The tick it was in (returned) has ended and ticks doubled in length: series must fold.
+    Doubled(u32),
 }
 
 impl Ticks {
     pub(crate) fn new() -> Ticks {
-        Ticks { samples_per_tick: 1, samples: 0, tick: 0 }
+        Ticks {
+            samples: 0,
+            units_per_tick: 1,
+            units: 0,
+            events_in_unit: 0,
+            events: 0,
+            tick: 0,
+            ends_ms: Vec::new(),
+            ends_events: Vec::new(),
+            ends_sample: Vec::new(),
+            last_sample: None,
+        }
     }
 
     /// The tick the stream is in now.
@@ -135,22 +180,105 @@ impl Ticks {
         self.current() + 1
     }
 
-    /// Counts one memory sample; returns true when ticks just doubled (series must fold).
-    pub(crate) fn sample(&mut self) -> bool {
-        self.samples += 1;
-        let doubled = self.samples / self.samples_per_tick >= 2 * MAX_TICKS;
-        if doubled {
-            self.samples_per_tick *= 2;
+    /// Counts one allocation event (allocation or deallocation).
+    #[inline]
+    pub(crate) fn event(&mut self) -> Tick {
+        self.events += 1;
+        self.events_in_unit += 1;
+        if self.events_in_unit < EVENTS_PER_UNIT {
+            return Tick::Same;
         }
-        self.tick = (self.samples / self.samples_per_tick) as u32;
-        doubled
+        self.end_unit()
     }
 
-    /// The range of memory-sample indices a tick covers.
-    pub fn samples_of(&self, tick: u32) -> std::ops::Range<u64> {
-        let start = u64::from(tick) * self.samples_per_tick;
-        start..start + self.samples_per_tick
+    /// Counts one memory sample, taken at `ms_since_epoch`.
+    pub(crate) fn sample(&mut self, ms_since_epoch: u64) -> Tick {
+        self.samples += 1;
+        let ms = ms_since_epoch as f64;
+        // Ticks that ended since the last sample get their time, interpolated by events.
+        if let Some((last_ms, last_events)) = self.last_sample {
+            let span = (self.events - last_events).max(1) as f64;
+            for (end, &events) in self.ends_ms.iter_mut().zip(&self.ends_events).rev() {
+                if !end.is_nan() {
+                    break;
+                }
+                *end = last_ms + (ms - last_ms) * (events - last_events) as f64 / span;
+            }
+        } else {
+            // Ticks that ended before the first sample are placed at it.
+            for end in self.ends_ms.iter_mut().filter(|e| e.is_nan()) {
+                *end = ms;
+            }
+        }
+        self.last_sample = Some((ms, self.events));
+        let tick = self.end_unit();
+        // The tick that ends at this sample ends exactly then.
+        if let (Tick::Ended(_) | Tick::Doubled(_), Some(end), Some(sample)) =
+            (tick, self.ends_ms.last_mut(), self.ends_sample.last_mut())
+        {
+            *end = ms;
+            *sample = self.samples - 1;
+        }
+        tick
     }
+
+    fn end_unit(&mut self) -> Tick {
+        self.events_in_unit = 0;
+        self.units += 1;
+        if self.units % self.units_per_tick != 0 {
+            return Tick::Same;
+        }
+        let ended = self.tick;
+        self.ends_ms.push(f64::NAN);
+        self.ends_events.push(self.events);
+        self.ends_sample.push(u64::MAX);
+        let doubled = self.units / self.units_per_tick >= 2 * MAX_TICKS;
+        if doubled {
+            self.units_per_tick *= 2;
+            // The end of a merged tick is the end of the second of its pair.
+            self.ends_ms = second_of_pairs(&self.ends_ms);
+            self.ends_events = second_of_pairs(&self.ends_events);
+            self.ends_sample = second_of_pairs(&self.ends_sample);
+        }
+        self.tick = (self.units / self.units_per_tick) as u32;
+        if doubled {
+            Tick::Doubled(ended)
+        } else {
+            Tick::Ended(ended)
+        }
+    }
+
+    /// Ticks that ended after the last memory sample take its time.
+    pub(crate) fn finish(&mut self) {
+        if let Some((ms, _)) = self.last_sample {
+            for end in self.ends_ms.iter_mut().filter(|e| e.is_nan()) {
+                *end = ms;
+            }
+        }
+    }
+
+    /// When a tick ended, ms since the epoch; the tick still open when the capture ended ends at
+    /// the last memory sample. `None` without memory samples.
+    pub fn end_ms(&self, tick: u32) -> Option<f64> {
+        let last = self.last_sample?.0;
+        let end = self.ends_ms.get(tick as usize).copied().unwrap_or(last);
+        Some(if end.is_nan() { last } else { end })
+    }
+
+    /// The index of the memory sample that ended a closed tick, if a sample ended it.
+    pub fn end_sample(&self, tick: u32) -> Option<u64> {
+        self.ends_sample.get(tick as usize).copied().filter(|&s| s != u64::MAX)
+    }
+
+    /// Allocation events seen when a tick ended (all of them for the tick still open).
+    pub fn end_events(&self, tick: u32) -> u64 {
+        self.ends_events.get(tick as usize).copied().unwrap_or(self.events)
+    }
+}
+
+/// The second value of each pair: the ends of ticks merged pairwise.
+fn second_of_pairs<T: Copy>(values: &[T]) -> Vec<T> {
+    values.iter().skip(1).step_by(2).copied().collect()
 }
 
 /// A site's live totals over time: a sparse series of [`SeriesPoint`]s, one per tick in which
@@ -409,6 +537,40 @@ pub fn dense_points(series: &Series, n_ticks: u32) -> Vec<SeriesPoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ticks_close_at_samples_and_between_them_after_enough_events() {
+        let mut t = Ticks::new();
+        assert_eq!(t.sample(1_000), Tick::Ended(0));
+        // 1,024 events between two samples 10 ms apart: four more ticks, at interpolated times.
+        let mut ended = Vec::new();
+        for _ in 0..1024 {
+            if let Tick::Ended(n) = t.event() {
+                ended.push(n);
+            }
+        }
+        assert_eq!(ended, vec![1, 2, 3, 4]);
+        t.sample(1_010);
+        t.finish();
+        let ends: Vec<f64> = (0..6).map(|n| t.end_ms(n).unwrap()).collect();
+        assert_eq!(ends, vec![1000.0, 1002.5, 1005.0, 1007.5, 1010.0, 1010.0]);
+        assert_eq!(t.end_events(2), 512);
+    }
+
+    #[test]
+    fn ticks_double_and_keep_the_end_of_each_merged_pair() {
+        let mut t = Ticks::new();
+        let mut doubled = 0;
+        for ms in 0..(2 * MAX_TICKS) {
+            if let Tick::Doubled(_) = t.sample(ms * 10) {
+                doubled += 1;
+            }
+        }
+        assert_eq!((doubled, t.units_per_tick, t.current()), (1, 2, MAX_TICKS as u32));
+        // Tick 0 now spans samples 0 and 1 and ends at the second.
+        assert_eq!(t.end_ms(0), Some(10.0));
+        assert_eq!(t.end_ms(MAX_TICKS as u32 - 1), Some(((2 * MAX_TICKS - 1) * 10) as f64));
+    }
 
     #[test]
     fn fold_keeps_the_last_value_of_each_merged_tick() {

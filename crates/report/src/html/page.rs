@@ -90,6 +90,8 @@ struct VerdictView {
     name: &'static str,
     reason: String,
     findings: Vec<FindingView>,
+    /// What the findings left out add up to, when the list is cut.
+    more: Option<String>,
 }
 
 /// A finding as the report lists it.
@@ -209,7 +211,7 @@ fn header(analysis: &Analysis, capture_name: &str, what: &str) -> Header {
     }
 }
 
-fn cards(analysis: &Analysis, leaked: Usage) -> Vec<Card> {
+fn cards(analysis: &Analysis, leaked: Usage, verdict: leaks::Verdict) -> Vec<Card> {
     let mut cards = vec![Card {
         label: "peak memory",
         value: human_size(analysis.peak_memory()),
@@ -219,7 +221,14 @@ fn cards(analysis: &Analysis, leaked: Usage) -> Vec<Card> {
         },
     }];
     cards.push(Card {
-        label: if analysis.truncated() { "live when the capture ends" } else { "leaked" },
+        // "Leaked" only under a leak verdict: otherwise it is what was still live at the end.
+        label: if analysis.truncated() {
+            "live when the capture ends"
+        } else if verdict == leaks::Verdict::Leak {
+            "leaked (still live at the end)"
+        } else {
+            "still live at the end"
+        },
         value: human_size(leaked.bytes),
         note: format!("in {} allocations", thousands(leaked.count)),
     });
@@ -335,8 +344,7 @@ fn curves_chart(analysis: &Analysis, first: &[String]) -> (Option<String>, Strin
     let n_ticks = analysis.ticks().n_ticks();
     let mut times = Vec::with_capacity(n_ticks as usize);
     for tick in 0..n_ticks {
-        let ms = analysis.tick_end_ms(tick).unwrap_or(0);
-        times.push(analysis.seconds_since_start(ms));
+        times.push(analysis.tick_end_s(tick));
     }
     let legend = series
         .iter()
@@ -356,16 +364,12 @@ fn curves_chart(analysis: &Analysis, first: &[String]) -> (Option<String>, Strin
         steps: true,
         title: "Live bytes over time of the locations that held the most".to_string(),
     };
-    let samples_per_tick = analysis.ticks().samples_per_tick;
     let note = format!(
-        "Live bytes of each location at the end of every {}, for the {} locations the leak \
-         findings name and, after them, those whose live bytes rose highest.",
-        if samples_per_tick == 1 {
-            "memory sample".to_string()
-        } else {
-            format!("{samples_per_tick} memory samples")
-        },
-        MAX_CURVES
+        "Live bytes of each location at the end of each of the run's {n_ticks} ticks (a tick \
+         closes at a memory sample, or after {} allocation events when they come faster), for \
+         the {MAX_CURVES} locations the leak findings name and, after them, those whose live \
+         bytes rose highest.",
+        u64::from(memreport_analysis::timeline::EVENTS_PER_UNIT) * analysis.ticks().units_per_tick
     );
     (Some(chart.render()), note, legend)
 }
@@ -382,7 +386,7 @@ fn flame_section(
     let tree = CallTree::build_with(analysis, &entries, Shape { inverted });
     let whole = match mode {
         Mode::Peak => "the peak",
-        Mode::Leaks => "what was leaked",
+        Mode::Leaks => "what was still live at the end",
         Mode::Temporary(_) => "temporary allocations",
     };
     let stacks = analysis.stacks();
@@ -408,11 +412,16 @@ fn flame_section(
         Mode::Leaks => (
             format!(
                 "{}: {}",
-                if analysis.truncated() { "Live when the capture ends" } else { "Leaked" },
+                if analysis.truncated() {
+                    "Live when the capture ends"
+                } else {
+                    "Still live at the end"
+                },
                 human_size(graph.total.bytes)
             ),
-            "What was allocated during the run and never freed. Each frame is as wide as the \
-             bytes allocated under it and still live at the end."
+            "What was allocated during the run and not freed by its end (memray's leaks view): a \
+             leak only if the verdict above says so. Each frame is as wide as the bytes \
+             allocated under it and still live at the end."
                 .to_string(),
         ),
         Mode::Temporary(n) => (
@@ -530,24 +539,39 @@ fn rows(analysis: &Analysis) -> (Vec<Row>, String) {
     (rows, note)
 }
 
+/// Findings in the live heap the page shows in full.
+const MAX_FINDINGS: usize = 10;
+
 fn verdict_view(analysis: &Analysis, found: &leaks::Leaks) -> VerdictView {
     let stacks = analysis.stacks();
+    // The fastest findings in the heap and any retention finding; the rest in one line.
+    let heap = found.findings.iter().filter(|f| f.kind != leaks::Kind::AllocatorRetention);
+    let rest: Vec<&leaks::Finding> = heap.clone().skip(MAX_FINDINGS).collect();
+    let shown = heap
+        .take(MAX_FINDINGS)
+        .chain(found.findings.iter().filter(|f| f.kind == leaks::Kind::AllocatorRetention));
     VerdictView {
         name: found.verdict.name(),
-        reason: found.reason.clone(),
-        findings: found
-            .findings
-            .iter()
+        reason: crate::leaks::reason_text(found),
+        findings: shown
             .map(|f| FindingView {
                 kind: f.kind.name(),
                 location: shorten(&f.location),
                 numbers: crate::leaks::finding_numbers(f),
                 confidence: format!("{:.2}", f.confidence),
                 thread: f.thread.map(|t| stacks.thread_label(t)),
-                evidence: f.evidence.clone(),
+                evidence: crate::leaks::evidence_text(f),
                 stack: f.stack.iter().take(MAX_STACK).map(|s| shorten(s)).collect(),
             })
             .collect(),
+        more: (!rest.is_empty()).then(|| {
+            format!(
+                "… and {} slower growing locations (+{} in all); memreport leaks --json lists \
+                 them.",
+                rest.len(),
+                human_size(rest.iter().map(|f| f.growth_bytes).sum())
+            )
+        }),
     }
 }
 
@@ -608,7 +632,7 @@ pub fn write_report(
         js: JS,
         header: header(analysis, capture_name, "Memory report"),
         verdict: verdict_view(analysis, &found),
-        cards: cards(analysis, leaked),
+        cards: cards(analysis, leaked, found.verdict),
         memory_views,
         memory_note,
         curves_chart,
