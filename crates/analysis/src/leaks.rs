@@ -180,6 +180,9 @@ pub enum Reason {
         ticks: usize,
         /// The run's duration, seconds.
         duration_s: f64,
+        /// Whether the capture saw pymalloc's small objects (a capture that does not has far
+        /// fewer allocation events, so far fewer ticks).
+        python_allocators_traced: bool,
     },
 }
 
@@ -556,15 +559,20 @@ pub fn detect(analysis: &Analysis) -> Leaks {
     let cut = times.partition_point(|&t| t < warmup).min(n_ticks - 1);
     let window = n_ticks - cut;
     let samples = analysis.timeline().n_samples();
+    let pymalloc_untraced = !analysis.header().trace_python_allocators
+        && !analysis.header().python_allocator.is_malloc();
     if window < MIN_TICKS || analysis.sites().iter().all(|s| s.series.is_empty()) {
         return inconclusive(
-            Reason::TooShort { samples, ticks: window, duration_s: duration },
+            Reason::TooShort {
+                samples,
+                ticks: window,
+                duration_s: duration,
+                python_allocators_traced: !pymalloc_untraced,
+            },
             None,
         );
     }
     let window_s = (times[cut], times[n_ticks - 1]);
-    let pymalloc_untraced = !analysis.header().trace_python_allocators
-        && !analysis.header().python_allocator.is_malloc();
 
     let stacks = analysis.stacks();
     let modules = ModuleResolver::new(analysis.header());

@@ -143,10 +143,16 @@ pub fn reason_text(found: &Leaks) -> String {
                                over time per location, so growth cannot be told from a plateau; \
                                capture without --aggregate"
             .to_string(),
-        Reason::TooShort { samples, ticks, duration_s } => format!(
+        Reason::TooShort { samples, ticks, duration_s, python_allocators_traced } => format!(
             "too short: {samples} memory samples and {ticks} ticks of the allocation clock after \
-             the warm-up over {duration_s:.2} s; a trend needs at least {}",
-            leaks::MIN_TICKS
+             the warm-up over {duration_s:.2} s; a trend needs at least {}{}",
+            leaks::MIN_TICKS,
+            if *python_allocators_traced {
+                ""
+            } else {
+                " (python allocators not traced: pymalloc's small objects, and their allocation \
+                 events, are not in the capture; --trace-python-allocators would show them)"
+            }
         ),
     }
 }
