@@ -694,18 +694,32 @@ pub fn detect(analysis: &Analysis) -> Leaks {
             continue;
         }
         // The frame that called the location's own frame must be in the container's function:
-        // the objects are made for it (`cache[key] = render(key)`), not somewhere far below.
+        // the objects are made for it (`cache[key] = render(key)`), not somewhere far below. (The
+        // same function is not enough: a handler's own line that caches beside another that
+        // keeps headers would swap their evidence.)
+        // And they must grow steadily themselves: what a growing container holds grows with it,
+        // and a function's temporaries beside it must not blur its evidence.
+        let steady = examine(&locations[i], &times, cut)
+            .is_some_and(|c| c.trend.confidence() >= REPORT_CONFIDENCE);
+        if !steady {
+            continue;
+        }
         let (stack, _) = stack_of(&locations[i]);
         let own = &names[ranked[i] as usize];
-        let Some(caller) = stack.iter().position(|f| f == own).and_then(|k| stack.get(k + 1))
-        else {
-            continue;
-        };
-        let caller = caller.rsplit_once(':').map(|(ff, _)| ff);
-        *held = holders.iter().copied().find(|&c| {
-            let line = &names[ranked[c] as usize];
-            line.rsplit_once(':').map(|(ff, _)| ff) == caller
-        });
+        let Some(k) = stack.iter().position(|f| f == own) else { continue };
+        // A container at the very line that made them (the caller's call line) comes first.
+        let near = &stack[(k + 1).min(stack.len())..stack.len().min(k + 2)];
+        let function_file = |frame: &String| frame.rsplit_once(':').map(|(ff, _)| ff.to_string());
+        let functions: Vec<String> = near.iter().filter_map(function_file).collect();
+        *held =
+            holders.iter().copied().find(|&c| near.contains(&names[ranked[c] as usize])).or_else(
+                || {
+                    holders.iter().copied().find(|&c| {
+                        function_file(&names[ranked[c] as usize])
+                            .is_some_and(|ff| functions.contains(&ff))
+                    })
+                },
+            );
     }
     let mut holds: Vec<Option<usize>> = vec![None; locations.len()];
     for (i, c) in held_by.iter().enumerate() {

@@ -168,7 +168,8 @@ pub fn evidence_text(f: &Finding) -> String {
         return if r.climbing {
             format!(
                 "RSS climbed to {} by {:.2} s while the live heap stayed near {}; the gap grew by \
-                 {} ({}): {remedies}, or a native library allocates outside memray's view",
+                 {} ({}): memory memray does not see (a native library's own allocator, or a C \
+                 extension calling malloc directly), or {remedies}",
                 human_size(r.rss_end),
                 f.window_s.1,
                 human_size(r.heap_end),
