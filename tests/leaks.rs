@@ -174,3 +174,54 @@ fn the_labelled_corpus_gets_its_expected_verdicts() {
     }
     finish(wrong);
 }
+
+/// A synthetic run of a test's length: twelve memory samples, 10 ms apart, and 2,000 allocation
+/// events between two of them, most of them churn and one in ten kept at `leak` (or, in the
+/// negative twin, freed a few events later). The allocation clock gives the trend its points;
+/// memory samples alone would leave nine after the warm-up.
+fn short_run(keep: bool) -> memreport_analysis::leaks::Leaks {
+    use memreport_analysis::Analyzer;
+    let mut b = memreport_format::testing::CaptureBuilder::new();
+    b.code_object(1, "churn", "app.py", 10, &[]).code_object(2, "leak", "app.py", 20, &[]);
+    b.context_switch(1);
+    let mut address = 0x1000u64;
+    let mut kept = Vec::new();
+    for sample in 0..12 {
+        for i in 0..1000u64 {
+            if i % 10 == 0 {
+                b.frame_push(2, 0, true).allocation(address, 64, 6, 0).frame_pop(1);
+                kept.push(address);
+                address += 64;
+                if !keep && kept.len() > 3 {
+                    b.allocation(kept.remove(0), 0, 5, 0);
+                }
+            } else {
+                b.frame_push(1, 0, true).allocation(0x100_0000, 512, 6, 0).frame_pop(1);
+                b.allocation(0x100_0000, 0, 5, 0);
+            }
+        }
+        b.memory(64 << 20, 10 * (sample + 1));
+    }
+    b.trailer();
+    let capture = memreport_format::Capture::from_bytes(b.finish()).unwrap();
+    let analysis = Analyzer::new().run(capture).unwrap();
+    memreport_analysis::leaks::detect(&analysis)
+}
+
+#[test]
+fn a_test_length_run_gets_a_trend_from_the_allocation_clock() {
+    use memreport_analysis::leaks::{Kind, Verdict};
+    let found = short_run(true);
+    assert_eq!(found.verdict, Verdict::Leak, "{:?}", found.reason);
+    let f = &found.findings[0];
+    assert_eq!(f.kind, Kind::Growth);
+    assert!(f.location.starts_with("leak:app.py:"), "{}", f.location);
+    // 1,200 blocks of 64 bytes, the warm-up's fifth left out; every tick of the window rises.
+    assert!((60_000..=64 * 1000).contains(&f.growth_bytes), "{}", f.growth_bytes);
+    assert!(f.rises >= 20 && f.confidence > 0.95, "{} rises, {}", f.rises, f.confidence);
+    assert!(f.growth_per_1000_allocations().is_some_and(|g| (g - 64_000.0).abs() < 1000.0));
+
+    let steady = short_run(false);
+    assert_eq!(steady.verdict, Verdict::NoLeak, "{:?} {:?}", steady.reason, steady.findings);
+    assert!(steady.findings.is_empty(), "{:?}", steady.findings);
+}
