@@ -194,6 +194,15 @@ impl<'b> Page<'b> {
             "Emulation.setDeviceMetricsOverride",
             json!({"width": 1366, "height": 900, "deviceScaleFactor": 1, "mobile": false}),
         );
+        // A script injected through a name in the capture would most likely call a dialog:
+        // each is replaced, before any script of the page runs, by a console error that
+        // `problems` reports (a real dialog would block the page instead).
+        browser.call(
+            Some(&session),
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": "for (const f of ['alert', 'confirm', 'prompt', 'print']) \
+                   { window[f] = (...a) => console.error('script from the page data: ' + f + '(' + a + ')'); }"}),
+        );
         let url = format!("file://{}", file.canonicalize().unwrap().display());
         browser.events.clear();
         browser.call(Some(&session), "Page.navigate", json!({"url": url}));
@@ -244,6 +253,7 @@ impl<'b> Page<'b> {
                 "Log.entryAdded" if matches!(p["entry"]["level"].as_str(), Some("error")) => {
                     out.push(format!("log error: {}", p["entry"]))
                 }
+                "Page.javascriptDialogOpening" => out.push(format!("dialog: {p}")),
                 "Network.requestWillBeSent" => {
                     let url = p["request"]["url"].as_str().unwrap_or("");
                     if url != self.url {
@@ -341,6 +351,7 @@ fn pages(dir: &Path) -> Vec<(String, PathBuf)> {
         "rss-untracked",
         "real-flask-threads",
         "real-django-runserver",
+        "hostile-names",
     ] {
         let out = dir.join(format!("{fixture}-report.html"));
         let capture = fixtures.join(fixture).join("capture.bin");

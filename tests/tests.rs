@@ -36,3 +36,7 @@ mod diff;
 mod pipeline;
 // Sites merged across threads against sites kept per thread.
 mod threads;
+// A capture whose names attack the terminal, through every command.
+mod hostile;
+// Where -o writes: FIFOs, symlinks, hard links, modes, and never over an input.
+mod output;

@@ -1,7 +1,9 @@
 //! Any bytes: the whole analysis (live heap, peak, temporary allocations, stats, grouping, the
 //! call tree, leak detection, a diff against itself and every renderer of `stats`, `top`, `tree`,
 //! `leaks`, `diff`, `report` and `flamegraph`) ends in a result or a typed error, never a panic;
-//! and the same with sites merged across threads, as the commands run it.
+//! and the same with sites merged across threads, as the commands run it. Every output, and the
+//! input bytes themselves cut at an arbitrary point, pass through the terminal's escaping writer
+//! without a control character left but the newline.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,6 +12,7 @@ use memreport_analysis::stats::Stats;
 use memreport_analysis::{Analyzer, Mode, Threads};
 use memreport_format::Capture;
 use memreport_report::html::FlamegraphView;
+use memreport_report::terminal::SafeWriter;
 use memreport_report::text::Style;
 use memreport_report::top::{TopView, TreeView};
 
@@ -57,4 +60,23 @@ fuzz_target!(|data: &[u8]| {
     let found = memreport_analysis::leaks::detect(&merged);
     memreport_report::leaks::write_json(&mut sink, &merged, &found).unwrap();
     memreport_report::html::write_report(&mut sink, &merged, "fuzz.bin").unwrap();
+    terminal_safe(&sink, data);
 });
+
+/// What the escaping writer lets through: the newline, and no other control character, however
+/// the bytes are cut into writes.
+fn terminal_safe(sink: &[u8], data: &[u8]) {
+    use std::io::Write;
+    let cut = data.first().map_or(1, |&b| usize::from(b) + 1);
+    let mut shown = Vec::new();
+    {
+        let mut w = SafeWriter::new(&mut shown, &[]);
+        for chunk in sink.chunks(cut).chain(data.chunks(cut)) {
+            w.write_all(chunk).unwrap();
+        }
+        w.flush().unwrap();
+    }
+    assert!(!shown.iter().any(|&b| (b < 0x20 && b != b'\n') || b == 0x7f));
+    let text = String::from_utf8(shown).expect("escaped output is UTF-8");
+    assert!(!text.chars().any(|c| c != '\n' && memreport_report::terminal::is_unsafe(c)));
+}

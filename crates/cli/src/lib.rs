@@ -19,6 +19,7 @@ use memreport_analysis::stats::Stats;
 use memreport_analysis::{Analysis, Analyzer, Mode, Progress, Threads};
 use memreport_format::{dump, Capture, StreamEnd};
 use memreport_report::html::{self, FlamegraphView};
+use memreport_report::terminal::{visible, SafeWriter, PROGRESS_SEQUENCES, STYLE_SEQUENCES};
 use memreport_report::text::{human_size, Style};
 
 /// Exit status of a successful run.
@@ -288,6 +289,12 @@ struct Context {
     parallel: bool,
 }
 
+/// A path as it may be printed: its control characters shown as escapes (a file name can hold
+/// an escape sequence, or a newline that would fake a line of output).
+fn shown(path: &Path) -> String {
+    visible(&path.display().to_string()).into_owned()
+}
+
 /// A failure reported as one line on stderr.
 struct Failure {
     message: String,
@@ -296,7 +303,7 @@ struct Failure {
 
 impl Failure {
     fn input(path: &Path, err: impl std::fmt::Display) -> Failure {
-        Failure { message: format!("{}: {err}", path.display()), code: EXIT_BAD_INPUT }
+        Failure { message: format!("{}: {err}", shown(path)), code: EXIT_BAD_INPUT }
     }
 }
 
@@ -342,7 +349,42 @@ pub fn run_on(
         progress: terminal.stderr,
         parallel: !cli.single_thread,
     };
-    let mut out = BufWriter::with_capacity(1 << 16, stdout);
+    // Everything on stderr, and every text output on stdout, goes through the escaping net (see
+    // memreport_report::terminal). JSON escapes its own C0 controls, and the net writes the C1
+    // and bidi controls it leaves raw as \uXXXX (the same values); pages are HTML and go as they
+    // are; `records` is memray's `parse` text, kept byte for byte in a file.
+    let mut safe_err =
+        SafeWriter::new(stderr, if terminal.stderr { PROGRESS_SEQUENCES } else { &[] });
+    let stderr: &mut dyn Write = &mut safe_err;
+    let text = match &cli.command {
+        Command::Info { json, .. }
+        | Command::Stats { json, .. }
+        | Command::Top { json, .. }
+        | Command::Diff { json, .. }
+        | Command::Leaks { json, .. } => !json,
+        Command::Records { .. } => terminal.stdout,
+        Command::Tree { .. } => true,
+        Command::Flamegraph { output, .. } | Command::Report { output, .. } => output.is_some(),
+    };
+    let json = matches!(
+        &cli.command,
+        Command::Info { json: true, .. }
+            | Command::Stats { json: true, .. }
+            | Command::Top { json: true, .. }
+            | Command::Diff { json: true, .. }
+            | Command::Leaks { json: true, .. }
+    );
+    let mut safe_out;
+    let sink: &mut dyn Write = if text {
+        safe_out = SafeWriter::new(stdout, if color { STYLE_SEQUENCES } else { &[] });
+        &mut safe_out
+    } else if json {
+        safe_out = SafeWriter::json(stdout);
+        &mut safe_out
+    } else {
+        stdout
+    };
+    let mut out = BufWriter::with_capacity(1 << 16, sink);
     let result = match cli.command {
         Command::Info { capture, json } => info(&capture, json, &mut out, stderr),
         Command::Records { capture } => records(&capture, &mut out, stderr),
@@ -415,11 +457,19 @@ fn output(result: io::Result<()>) -> Result<(), Failure> {
 }
 
 fn warn_truncated(stderr: &mut dyn Write, path: &Path, end: Option<StreamEnd>) {
+    if let Some(StreamEnd::TrailerThenData { offset }) = end {
+        let _ = writeln!(
+            stderr,
+            "memreport: warning: {}: bytes after the trailer from byte {offset} of the stream \
+             (two captures concatenated?); they are not read",
+            shown(path)
+        );
+    }
     if let Some(StreamEnd::Truncated(t)) = end {
         let _ = writeln!(
             stderr,
             "memreport: warning: {}: truncated capture (no trailer); read {} records up to byte {}",
-            path.display(),
+            shown(path),
             t.records_read,
             t.offset
         );
@@ -476,7 +526,7 @@ fn analyse(
     stderr: &mut dyn Write,
 ) -> Result<Analysis, Failure> {
     let show = cx.progress && !cx.quiet;
-    let name = path.display().to_string();
+    let name = shown(path).to_string();
     let mut shown = false;
     let mut report = |p: Progress| {
         shown = true;
@@ -609,7 +659,12 @@ fn page_target(capture: &Path, output: Option<PathBuf>, kind: &str) -> Option<Pa
         Some(p) if p.as_os_str() == "-" => None,
         Some(p) => Some(p),
         None => {
-            let stem = capture.file_stem().unwrap_or(capture.as_os_str()).to_string_lossy();
+            // A capture read from stdin (`-`) names its page after that.
+            let stem = if capture.as_os_str() == "-" {
+                "stdin".into()
+            } else {
+                capture.file_stem().unwrap_or(capture.as_os_str()).to_string_lossy()
+            };
             Some(capture.with_file_name(format!("memreport-{kind}-{stem}.html")))
         }
     }
@@ -618,12 +673,54 @@ fn page_target(capture: &Path, output: Option<PathBuf>, kind: &str) -> Option<Pa
 /// The capture's file name, for page titles (never its directory, which says nothing about the
 /// capture and would make pages differ by where they were made).
 fn capture_name(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        return "stdin".to_string();
+    }
     path.file_name().unwrap_or(path.as_os_str()).to_string_lossy().into_owned()
 }
 
-/// Writes a rendered page to its target: to stdout, or to a temporary file beside the target
-/// that is renamed over it once complete, so a failure never leaves a partial page. Pages are
-/// rendered before this is called, so a refusal never leaves a file either.
+/// Refuses an output that is one of the inputs (the same file, by device and inode, whatever
+/// the path says): the capture would be destroyed. Checked before the analysis.
+fn refuse_input_as_output(output: Option<&Path>, inputs: &[&Path]) -> Result<(), Failure> {
+    let Some(output) = output.filter(|p| p.as_os_str() != "-") else { return Ok(()) };
+    let Ok(target) = std::fs::metadata(output) else { return Ok(()) };
+    for input in inputs {
+        if std::fs::metadata(input).is_ok_and(|m| same_file(&m, &target)) {
+            return Err(Failure {
+                message: format!(
+                    "{}: the output is the input {}; refusing to write over the capture",
+                    shown(output),
+                    shown(input)
+                ),
+                code: EXIT_BAD_INPUT,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// Writes a rendered page to its target, as the target is:
+///
+/// * `-` or none: stdout;
+/// * a FIFO, a device or anything else that is not a regular file: written through, as `cat`
+///   would (`-o /dev/null` leaves `/dev/null` alone, a FIFO gets the page);
+/// * a symlink: its target, which is then handled as below (the link stays a link);
+/// * a regular file with other hard links: rewritten in place, so every name sees the page;
+/// * otherwise (a regular file, or nothing yet): a temporary file beside it, renamed over it
+///   once complete, so a failure never leaves a partial page; an existing file keeps its mode.
+///
+/// Pages are rendered before this is called, so a refusal never leaves a file either.
 fn write_page(
     cx: &Context,
     target: Option<&Path>,
@@ -631,28 +728,83 @@ fn write_page(
     out: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<(), Failure> {
-    let Some(path) = target else {
+    let Some(given) = target else {
         return output(out.write_all(page));
     };
+    let fail = |e: io::Error| Failure {
+        message: format!("{}: writing output: {e}", shown(given)),
+        code: EXIT_BAD_INPUT,
+    };
+    let path = resolve_links(given).map_err(fail)?;
+    let existing = std::fs::metadata(&path).ok();
+    let written = match &existing {
+        Some(m) if !m.is_file() || hard_linked(m) => (|| {
+            let mut file =
+                std::fs::OpenOptions::new().write(true).truncate(m.is_file()).open(&path)?;
+            file.write_all(page)?;
+            file.flush()
+        })(),
+        _ => replace_atomically(&path, page, existing.as_ref()),
+    };
+    written.map_err(fail)?;
+    if !cx.quiet {
+        let _ = writeln!(stderr, "wrote {} ({})", shown(given), human_size(page.len() as u64));
+    }
+    Ok(())
+}
+
+/// The file a path names once symlinks are followed (a dangling link names the file it points
+/// to, which is then created).
+fn resolve_links(path: &Path) -> io::Result<PathBuf> {
+    let mut path = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = std::fs::read_link(&path)?;
+                path = match path.parent() {
+                    Some(dir) if to.is_relative() => dir.join(to),
+                    _ => to,
+                };
+            }
+            _ => return Ok(path),
+        }
+    }
+    Err(io::Error::other("too many levels of symbolic links"))
+}
+
+#[cfg(unix)]
+fn hard_linked(m: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    m.is_file() && m.nlink() > 1
+}
+
+#[cfg(not(unix))]
+fn hard_linked(_: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// Writes `page` to a temporary file beside `path` and renames it over `path`, with the mode of
+/// the file it replaces.
+fn replace_atomically(
+    path: &Path,
+    page: &[u8],
+    existing: Option<&std::fs::Metadata>,
+) -> io::Result<()> {
     let name = path.file_name().unwrap_or(path.as_os_str()).to_string_lossy();
     let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let written = (|| {
+    let result = (|| {
         let mut file = std::fs::File::create(&temporary)?;
         file.write_all(page)?;
         file.sync_all()?;
+        if let Some(m) = existing {
+            std::fs::set_permissions(&temporary, m.permissions())?;
+        }
         std::fs::rename(&temporary, path)
     })();
-    if let Err(e) = written {
+    if result.is_err() {
         let _ = std::fs::remove_file(&temporary);
-        return Err(Failure {
-            message: format!("{}: writing output: {e}", path.display()),
-            code: EXIT_BAD_INPUT,
-        });
     }
-    if !cx.quiet {
-        let _ = writeln!(stderr, "wrote {} ({})", path.display(), human_size(page.len() as u64));
-    }
-    Ok(())
+    result
 }
 
 fn flamegraph(
@@ -663,13 +815,15 @@ fn flamegraph(
     out: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, Failure> {
+    let target = page_target(path, target, "flamegraph");
+    refuse_input_as_output(target.as_deref(), &[path])?;
     let analysis = analyse(cx, path, &thresholds(view.mode), false, view.threads, stderr)?;
     let mut page = Vec::new();
     match html::write_flamegraph(&mut page, &analysis, view, &capture_name(path)) {
         Some(rendered) => output(rendered)?,
         None => return Err(unavailable(path)),
     }
-    write_page(cx, page_target(path, target, "flamegraph").as_deref(), &page, out, stderr)?;
+    write_page(cx, target.as_deref(), &page, out, stderr)?;
     Ok(EXIT_OK)
 }
 
@@ -680,12 +834,14 @@ fn report(
     out: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, Failure> {
+    let target = page_target(path, target, "report");
+    refuse_input_as_output(target.as_deref(), &[path])?;
     let analysis = analyse(cx, path, &[], true, Threads::Merged, stderr)?;
     let mut page = Vec::new();
     let name = capture_name(path);
     let render = |page: &mut Vec<u8>| html::write_report(page, &analysis, &name);
     output(if cx.parallel { render(&mut page) } else { on_one_thread(|| render(&mut page)) })?;
-    write_page(cx, page_target(path, target, "report").as_deref(), &page, out, stderr)?;
+    write_page(cx, target.as_deref(), &page, out, stderr)?;
     Ok(EXIT_OK)
 }
 
@@ -731,6 +887,13 @@ fn diff(
     out: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, Failure> {
+    refuse_input_as_output(opts.output.as_deref(), &[before, after])?;
+    if before.as_os_str() == "-" && after.as_os_str() == "-" {
+        return Err(Failure {
+            message: "only one side of a diff can be read from stdin (-)".to_string(),
+            code: EXIT_BAD_INPUT,
+        });
+    }
     // Both captures are read at once, each on its own thread (and each pipelined). On two cores
     // this measured faster than reading each capture single-threaded side by side (3.4–3.9 s
     // against 4.3–4.6 s for a 10M-record capture against itself, docs/performance.md); with more

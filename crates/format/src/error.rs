@@ -39,6 +39,12 @@ pub enum ErrorKind {
     },
     /// The input ends inside the header.
     HeaderTruncated,
+    /// The header is longer than any memray writes (a command line or path list of many
+    /// megabytes): refused before it is read whole.
+    HeaderTooLong {
+        /// The most header bytes read.
+        limit: u64,
+    },
     /// A record starts with a byte that is not a record type of this format version.
     UnknownRecordType {
         /// The record-type byte.
@@ -69,6 +75,9 @@ pub enum ErrorKind {
     RecordTooLarge,
     /// The LZ4 frame is corrupt.
     Lz4Frame,
+    /// The file ends inside its LZ4 frame before the header could be decoded (a capture cut
+    /// while it was written, or copied in part).
+    Lz4FrameCut,
     /// Reading the file failed.
     Io(io::ErrorKind),
 }
@@ -121,6 +130,9 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::UnknownFileFormat { found } => write!(f, "unknown file format {found}"),
             ErrorKind::HeaderTruncated => write!(f, "capture ends inside its header"),
+            ErrorKind::HeaderTooLong { limit } => {
+                write!(f, "header longer than {limit} bytes: not a capture memray writes")
+            }
             ErrorKind::UnknownRecordType { byte } => write!(f, "unknown record type 0x{byte:02x}"),
             ErrorKind::UnknownAllocator { id } => write!(f, "unknown allocator id {id}"),
             ErrorKind::VarintOverflow => write!(f, "varint longer than 64 bits"),
@@ -138,6 +150,9 @@ impl fmt::Display for ErrorKind {
             ErrorKind::UnexpectedEof => write!(f, "unexpected end of data inside a record"),
             ErrorKind::RecordTooLarge => write!(f, "record longer than 64 MiB (corrupt length)"),
             ErrorKind::Lz4Frame => write!(f, "corrupt LZ4 frame"),
+            ErrorKind::Lz4FrameCut => {
+                write!(f, "the LZ4 frame is cut: the file ends before its header could be decoded")
+            }
             ErrorKind::Io(kind) => write!(f, "read error ({kind})"),
         }
     }

@@ -65,6 +65,10 @@ pub use source::Storage;
 
 use source::ByteStream;
 
+/// The longest header read: memray's headers are a few KiB (the command line and the
+/// interpreter's path lists); 16 MiB leaves room for any real one.
+pub const MAX_HEADER_BYTES: u64 = 16 << 20;
+
 /// An opened capture: its header, and its body ready to be read once.
 pub struct Capture {
     header: Header,
@@ -104,14 +108,24 @@ impl Capture {
                 }
                 Err(nom::Err::Incomplete(_)) => {
                     if stream.at_eof() {
-                        let kind = if avail.is_empty() {
+                        let kind = if stream.was_cut() {
+                            ErrorKind::Lz4FrameCut
+                        } else if avail.is_empty() {
                             ErrorKind::Empty
                         } else {
                             ErrorKind::HeaderTruncated
                         };
                         return Err(Error::new(kind, avail.len() as u64));
                     }
-                    let want = avail.len() + 1;
+                    // The window doubles until the header is whole, so a long header is parsed
+                    // a logarithmic number of times, not once per refill; and one longer than
+                    // any memray writes is refused before it is read whole (a header bomb: a
+                    // few hundred KiB of LZ4 that inflate to a 512 MiB command line).
+                    if avail.len() as u64 >= MAX_HEADER_BYTES {
+                        let kind = ErrorKind::HeaderTooLong { limit: MAX_HEADER_BYTES };
+                        return Err(Error::new(kind, avail.len() as u64));
+                    }
+                    let want = (avail.len() * 2).clamp(4096, MAX_HEADER_BYTES as usize);
                     stream.fill(want)?;
                 }
                 Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {

@@ -31,6 +31,12 @@ pub struct Truncation {
 pub enum StreamEnd {
     /// A trailer record was read: the capture is complete.
     Trailer,
+    /// A trailer record was read, and bytes that are not padding follow it from `offset` (two
+    /// captures concatenated, or a file written over a longer one). They are not read.
+    TrailerThenData {
+        /// Where the bytes after the trailer start, in the decompressed stream.
+        offset: u64,
+    },
     /// The data ended without a trailer (a killed process or a cut file); everything before
     /// `offset` was read.
     Truncated(Truncation),
@@ -160,6 +166,19 @@ impl Records {
         Some(Err(Error::new(kind, offset).at_record(self.index)))
     }
 
+    /// How the stream ends once a trailer was read: anything but padding after it is said.
+    fn after_trailer(&mut self) -> StreamEnd {
+        let offset = self.stream.offset();
+        if self.stream.available().is_empty() && self.stream.fill(1).is_err() {
+            return StreamEnd::Trailer;
+        }
+        if self.stream.available().iter().any(|&b| b != 0) {
+            StreamEnd::TrailerThenData { offset }
+        } else {
+            StreamEnd::Trailer
+        }
+    }
+
     fn step(&mut self) -> Option<Result<Record>> {
         if self.end.is_some() || self.failed {
             return None;
@@ -218,7 +237,7 @@ impl Records {
                     self.apply(pending);
                     self.index += 1;
                     if matches!(record, Record::Trailer | Record::AggregatedTrailer) {
-                        self.end = Some(StreamEnd::Trailer);
+                        self.end = Some(self.after_trailer());
                     }
                     return Some(Ok(record));
                 }
@@ -230,7 +249,9 @@ impl Records {
                     if avail.len() > MAX_RECORD_LEN {
                         return self.error(ErrorKind::RecordTooLarge, offset);
                     }
-                    let want = avail.len() + 1;
+                    // The window doubles, so a long record is parsed a logarithmic number of
+                    // times (a record of many MiB must not be re-parsed once per refill).
+                    let want = (avail.len() * 2).clamp(4096, MAX_RECORD_LEN + 1);
                     if let Err(e) = self.stream.fill(want) {
                         self.failed = true;
                         return Some(Err(e.at_record(self.index)));

@@ -64,8 +64,20 @@ pub(crate) fn readable_len_of_slice(bytes: &[u8]) -> u64 {
 }
 
 /// Opens a file and returns its storage kind and a reader positioned at its start.
+///
+/// `-` is standard input. Standard input, a pipe, a FIFO or a device (anything that is not a
+/// regular file, such as `/dev/stdin` or `<(zstdcat x.bin.zst)`) cannot seek, so it is read as a
+/// stream: an LZ4 capture (memray's default) is decoded as it arrives, and a raw one is read
+/// into memory first, because memray's readable-length rule needs its end.
 pub(crate) fn open_file(path: &Path) -> Result<(Storage, Box<dyn Read + Send>, Option<u64>)> {
+    if path.as_os_str() == "-" {
+        return open_stream(Box::new(io::stdin()));
+    }
     let mut file = File::open(path).map_err(|e| Error::io(&e, 0))?;
+    let regular = file.metadata().map(|m| m.is_file()).map_err(|e| Error::io(&e, 0))?;
+    if !regular {
+        return open_stream(Box::new(file));
+    }
     let mut prefix = [0u8; 7];
     let n = read_up_to(&mut file, &mut prefix).map_err(|e| Error::io(&e, 0))?;
     let storage = detect(&prefix[..n]).map_err(|k| Error::new(k, 0))?;
@@ -79,6 +91,29 @@ pub(crate) fn open_file(path: &Path) -> Result<(Storage, Box<dyn Read + Send>, O
             let limit = readable_len_of_file(&mut file).map_err(|e| Error::io(&e, 0))?;
             file.seek(SeekFrom::Start(0)).map_err(|e| Error::io(&e, 0))?;
             Ok((storage, Box::new(file), Some(limit)))
+        }
+    }
+}
+
+/// A capture that cannot seek: its first bytes decide the storage, then they are read again
+/// in front of the rest.
+fn open_stream(
+    mut reader: Box<dyn Read + Send>,
+) -> Result<(Storage, Box<dyn Read + Send>, Option<u64>)> {
+    let mut prefix = [0u8; 7];
+    let n = read_up_to(&mut reader, &mut prefix).map_err(|e| Error::io(&e, 0))?;
+    let storage = detect(&prefix[..n]).map_err(|k| Error::new(k, 0))?;
+    let whole = io::Cursor::new(prefix[..n].to_vec()).chain(reader);
+    match storage {
+        Storage::Lz4 => {
+            let reader = io::BufReader::with_capacity(CHUNK, whole);
+            Ok((storage, Box::new(lz4_flex::frame::FrameDecoder::new(reader)), None))
+        }
+        Storage::Raw => {
+            let mut bytes = Vec::new();
+            let mut whole = whole;
+            whole.read_to_end(&mut bytes).map_err(|e| Error::io(&e, 0))?;
+            open_bytes(bytes)
         }
     }
 }

@@ -7,6 +7,7 @@ use memreport_analysis::diff::{Diff, LocationDiff, Side, Status};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::terminal::visible;
 use crate::text::{human_size, Align, Style, Table};
 
 #[derive(Serialize)]
@@ -100,9 +101,10 @@ pub fn signed_size(delta: i128) -> String {
 /// Writes `memreport diff` for a terminal: verdict, totals, then the `limit` locations that
 /// changed most (locations that stayed the same are left out).
 pub fn write_text(out: &mut dyn Write, diff: &Diff, limit: usize, style: Style) -> io::Result<()> {
-    writeln!(out, "{} {}", style.bold(&format!("verdict: {}", diff.verdict.name())), diff.reason)?;
+    let verdict = format!("verdict: {}", diff.verdict.name());
+    writeln!(out, "{} {}", style.bold(&verdict), visible(&diff.reason))?;
     for note in &diff.notes {
-        writeln!(out, "{}", style.dim(&format!("note: {note}")))?;
+        writeln!(out, "{}", style.dim(&format!("note: {}", visible(note))))?;
     }
     writeln!(out)?;
     let mut totals = Table::new(&[
@@ -158,7 +160,7 @@ pub fn write_text(out: &mut dyn Write, diff: &Diff, limit: usize, style: Style) 
             human_size(l.leaked.0.bytes),
             human_size(l.leaked.1.bytes),
             style.figure(&signed_size(l.leaked_delta())),
-            l.location.clone(),
+            visible(&l.location).into_owned(),
         ]);
     }
     out.write_all(table.render(style).as_bytes())?;

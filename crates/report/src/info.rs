@@ -6,6 +6,7 @@ use memreport_analysis::format::{Storage, StreamEnd};
 use memreport_analysis::info::{CaptureInfo, ThreadInfo};
 use serde_json::{json, Value};
 
+use crate::terminal::visible;
 use crate::time::iso8601_ms;
 
 /// `major.minor.micro` of a `PY_VERSION_HEX` (only major.minor are reliable, spec §1.5).
@@ -25,6 +26,12 @@ pub fn warnings(info: &CaptureInfo) -> Vec<String> {
         out.push(format!(
             "truncated capture ({why}); read {} records up to byte {}",
             t.records_read, t.offset
+        ));
+    }
+    if let StreamEnd::TrailerThenData { offset } = info.end {
+        out.push(format!(
+            "bytes after the trailer from byte {offset} of the stream (two captures \
+             concatenated?); they are not read"
         ));
     }
     if info.header.is_streaming()
@@ -113,10 +120,10 @@ pub fn write_text(out: &mut dyn Write, info: &CaptureInfo) -> io::Result<()> {
     rows.push(("threads", thread_summary(info)));
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (k, v) in rows {
-        writeln!(out, "{k:<width$}  {v}")?;
+        writeln!(out, "{k:<width$}  {}", visible(&v))?;
     }
     for w in warnings(info) {
-        writeln!(out, "warning: {w}")?;
+        writeln!(out, "warning: {}", visible(&w))?;
     }
     Ok(())
 }

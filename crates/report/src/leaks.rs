@@ -8,6 +8,7 @@ use memreport_analysis::leaks::{self, Finding, Kind, Leaks, Reason, Verdict};
 use memreport_analysis::Analysis;
 use serde::Serialize;
 
+use crate::terminal::visible;
 use crate::text::{human_size, Style};
 
 #[derive(Serialize)]
@@ -319,11 +320,13 @@ pub fn write_text(
     found: &Leaks,
     style: Style,
 ) -> io::Result<()> {
+    // Every line is passed through `visible` before it is styled: locations, stacks and
+    // thread names come from the capture.
     writeln!(
         out,
         "{} {}",
         style.bold(&format!("verdict: {}", found.verdict.name())),
-        reason_text(found)
+        visible(&reason_text(found))
     )?;
     // The terminal shows the fastest few; JSON and the page have them all.
     let heap: Vec<&Finding> =
@@ -339,17 +342,17 @@ pub fn write_text(
         writeln!(
             out,
             "{}",
-            style.bold(&format!(
+            style.bold(&visible(&format!(
                 "{}. {} (confidence {:.2})",
                 i + 1,
                 finding_title(analysis, f),
                 f.confidence
-            ))
+            )))
         )?;
         writeln!(out, "   {}", style.figure(&finding_numbers(f)))?;
-        writeln!(out, "   {}", evidence_text(f))?;
+        writeln!(out, "   {}", visible(&evidence_text(f)))?;
         for frame in f.stack.iter().take(8) {
-            writeln!(out, "   {}", style.dim(&format!("  at {frame}")))?;
+            writeln!(out, "   {}", style.dim(&format!("  at {}", visible(frame))))?;
         }
         if f.stack.len() > 8 {
             writeln!(out, "   {}", style.dim(&format!("  … {} more frames", f.stack.len() - 8)))?;

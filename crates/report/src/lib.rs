@@ -13,6 +13,8 @@
 //! * [`diff`] — `memreport diff`: verdict, totals and changed locations.
 //! * [`html`] — the incident report and flame graphs as self-contained HTML pages.
 //! * [`text`] — human sizes, aligned tables, colour only on a terminal.
+//! * [`terminal`] — what may reach a terminal: names from a capture with their control
+//!   characters shown as escapes, and a writer that escapes whatever else would get through.
 //! * [`time`] — timestamps without a time-zone database (UTC, ISO 8601).
 #![deny(missing_docs)]
 
@@ -21,6 +23,7 @@ pub mod html;
 pub mod info;
 pub mod leaks;
 pub mod stats;
+pub mod terminal;
 pub mod text;
 pub mod time;
 pub mod top;

@@ -9,6 +9,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::terminal::visible;
 use crate::text::{human_size, Align, Style, Table};
 use crate::time::python_datetime_utc;
 
@@ -196,14 +197,14 @@ pub fn write_text(
     writeln!(out, "\n{}", style.bold(&format!("Top {n} locations by bytes allocated")))?;
     let mut t = Table::new(&[("bytes", Align::Right), ("location", Align::Left)]);
     for r in &stats.top_by_size {
-        t.row(vec![human_size(r.value), r.location.clone()]);
+        t.row(vec![human_size(r.value), visible(&r.location).into_owned()]);
     }
     write_indented(out, &t.render(Style::default()))?;
 
     writeln!(out, "\n{}", style.bold(&format!("Top {n} locations by number of allocations")))?;
     let mut t = Table::new(&[("count", Align::Right), ("location", Align::Left)]);
     for r in &stats.top_by_count {
-        t.row(vec![r.value.to_string(), r.location.clone()]);
+        t.row(vec![r.value.to_string(), visible(&r.location).into_owned()]);
     }
     write_indented(out, &t.render(Style::default()))?;
 
@@ -214,7 +215,11 @@ pub fn write_text(
         ("module", Align::Left),
     ]);
     for m in &stats.top_modules_by_size {
-        t.row(vec![human_size(m.total_bytes), m.num_allocations.to_string(), m.module.clone()]);
+        t.row(vec![
+            human_size(m.total_bytes),
+            m.num_allocations.to_string(),
+            visible(&m.module).into_owned(),
+        ]);
     }
     write_indented(out, &t.render(Style::default()))
 }

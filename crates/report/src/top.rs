@@ -7,6 +7,7 @@ use memreport_analysis::group::{CallTree, Group};
 use memreport_analysis::{Analysis, Mode, Usage};
 use serde::Serialize;
 
+use crate::terminal::visible;
 use crate::text::{human_size, percent, Align, Style, Table};
 
 #[derive(Serialize)]
@@ -130,9 +131,9 @@ pub fn write_text(
             g.usage.count.to_string(),
         ];
         if let Some(tid) = g.tid {
-            row.push(stacks.thread_label(tid));
+            row.push(visible(&stacks.thread_label(tid)).into_owned());
         }
-        row.push(g.location.clone());
+        row.push(visible(&g.location).into_owned());
         table.row(row);
     }
     out.write_all(table.render(style).as_bytes())?;
@@ -192,8 +193,9 @@ pub fn write_tree(
         let size = format!("{size:>w0$}");
         writeln!(
             out,
-            "{}  {share:>w1$}  {blocks:>w2$}  {label}",
-            if size.trim().is_empty() { size } else { style.figure(&size) }
+            "{}  {share:>w1$}  {blocks:>w2$}  {}",
+            if size.trim().is_empty() { size } else { style.figure(&size) },
+            visible(&label)
         )?;
     }
     Ok(())

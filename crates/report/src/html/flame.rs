@@ -545,21 +545,12 @@ fn attribute(e: &quick_xml::events::BytesStart<'_>, name: &[u8]) -> Option<Strin
     a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned())
 }
 
-/// A name fit to be a frame of inferno's input: no `;` (its separator), no control characters,
-/// not empty, not longer than [`MAX_NAME`].
+/// A name fit to be a frame of inferno's input: no `;` (its separator), control and bidi
+/// characters shown as escapes (`\x1b`, `\u{202e}`; see [`crate::terminal::visible`]), not
+/// empty, not longer than [`MAX_NAME`].
 fn clean(name: &str) -> String {
-    let mut out: String = name
-        .chars()
-        .map(|c| {
-            if c == ';' {
-                ','
-            } else if c.is_control() {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
+    let mut out: String =
+        crate::terminal::visible(name).chars().map(|c| if c == ';' { ',' } else { c }).collect();
     out = out.trim().to_string();
     if out.chars().count() > MAX_NAME {
         out = out.chars().take(MAX_NAME - 1).collect::<String>() + "…";

@@ -13,6 +13,7 @@ use super::chart::{max_per_bucket, Chart, Marker, Series, MAX_POINTS};
 use super::flame::{self, FlameGraph, FlameOptions};
 use super::thousands;
 use crate::info::{python_version, warnings};
+use crate::terminal::visible;
 use crate::text::{human_size, percent};
 use crate::time::iso8601_ms;
 
@@ -205,7 +206,7 @@ fn header(analysis: &Analysis, capture_name: &str, what: &str) -> Header {
     }
     Header {
         title: format!("{what}: {capture_name}"),
-        command: h.command_line.clone(),
+        command: visible(&h.command_line).into_owned(),
         facts,
         warnings,
     }
@@ -559,7 +560,7 @@ fn verdict_view(analysis: &Analysis, found: &leaks::Leaks) -> VerdictView {
                 location: shorten(&f.location),
                 numbers: crate::leaks::finding_numbers(f),
                 confidence: format!("{:.2}", f.confidence),
-                thread: f.thread.map(|t| stacks.thread_label(t)),
+                thread: f.thread.map(|t| visible(&stacks.thread_label(t)).into_owned()),
                 evidence: crate::leaks::evidence_text(f),
                 stack: f.stack.iter().take(MAX_STACK).map(|s| shorten(s)).collect(),
             })
@@ -575,10 +576,12 @@ fn verdict_view(analysis: &Analysis, found: &leaks::Leaks) -> VerdictView {
     }
 }
 
-/// Text cut to [`MAX_TEXT`] characters, with an ellipsis.
+/// Text from a capture as a page shows it: control characters and bidi controls visible as
+/// escapes (HTML escaping is askama's), cut to [`MAX_TEXT`] characters with an ellipsis.
 fn shorten(text: &str) -> String {
+    let text = visible(text);
     if text.chars().count() <= MAX_TEXT {
-        return text.to_string();
+        return text.into_owned();
     }
     text.chars().take(MAX_TEXT - 1).chain(['…']).collect()
 }
