@@ -184,3 +184,49 @@ fn bytes_after_the_trailer_are_warned_about() {
     assert!(single.stderr.is_empty(), "{}", single.stderr);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Names that are not UTF-8 and a command line that attacks, patched into a raw capture (same
+/// lengths, so every record still parses): every command still answers, and still writes no raw
+/// control character.
+#[test]
+fn invalid_utf8_and_an_attacking_command_line_patched_into_a_raw_capture() {
+    let mut bytes = std::fs::read(fixtures_dir().join("v13-nocompress/capture.bin")).unwrap();
+    let mut patch = |from: &[u8], to: &[u8]| {
+        assert_eq!(from.len(), to.len());
+        let at = bytes.windows(from.len()).position(|w| w == from).expect("in the capture");
+        bytes[at..at + from.len()].copy_from_slice(to);
+    };
+    patch(b"run -q", b"\x1b]0;x\x07"); // the command line sets the window title
+    patch(b".leak\x00", b".\xff\x1b[J\x00"); // a function name: not UTF-8, clears the screen
+    patch(b"/churn\x00", b"/\xc3\x28\x9b6n\x00"); // broken UTF-8, then a C1 CSI asking for a reply
+    let dir = std::env::temp_dir().join(format!("memreport-patched-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("patched.bin");
+    std::fs::write(&path, &bytes).unwrap();
+    let p = path.to_str().unwrap();
+    let page = dir.join("page.html");
+    let mut wrong = Vec::new();
+    for args in [
+        vec!["info", p],
+        vec!["records", p],
+        vec!["stats", p],
+        vec!["top", p],
+        vec!["tree", p],
+        vec!["leaks", p],
+        vec!["diff", p, p],
+        vec!["report", "-o", page.to_str().unwrap(), p],
+        vec!["info", "--json", p],
+        vec!["stats", "--json", p],
+    ] {
+        let (code, out, err) = on_terminal(&args);
+        assert_eq!(code, 0, "{args:?}: {}", String::from_utf8_lossy(&err));
+        // Colour is on: the terminal is a terminal and NO_COLOR is not set here.
+        for problem in raw_controls(&out, STYLE).into_iter().chain(raw_controls(&err, PROGRESS)) {
+            wrong.push(format!("{args:?}: {problem}"));
+        }
+    }
+    let (_, info, _) = on_terminal(&["info", p]);
+    assert!(String::from_utf8_lossy(&info).contains("\\x1b]0;x\\x07"), "the command line, escaped");
+    let _ = std::fs::remove_dir_all(&dir);
+    finish(wrong);
+}

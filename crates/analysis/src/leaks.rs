@@ -606,6 +606,12 @@ pub fn detect(analysis: &Analysis) -> Leaks {
         })
         .collect();
     let names = std::mem::take(&mut labeller.lines.names);
+    // Which labels name a frame of the program's own code (not parsed back from the text: a
+    // name from the capture may hold any character).
+    let mut own_code = vec![false; names.len()];
+    for &l in labeller.own_label.values() {
+        own_code[l as usize] = true;
+    }
     let growth_of = |site: &Site| {
         site.series.bytes_at(end_tick) as i128 - site.series.bytes_at(cut_tick) as i128
     };
@@ -678,14 +684,8 @@ pub fn detect(analysis: &Analysis) -> Leaks {
         (0..locations.len()).filter(|&i| is_container(&locations[i])).collect();
     // Only the program's own containers hold other findings: a frame of the standard library
     // (a thread's bootstrap, the runner of the main module) is on every stack below it.
-    let holders: Vec<usize> = containers
-        .iter()
-        .copied()
-        .filter(|&c| {
-            let line = &names[ranked[c] as usize];
-            line.split(':').nth(1).is_some_and(|file| is_own_code(&modules, file))
-        })
-        .collect();
+    let holders: Vec<usize> =
+        containers.iter().copied().filter(|&c| own_code[ranked[c] as usize]).collect();
     // Growing objects whose stack passes through a container's line are what it holds: their
     // series joins the container's. `function:file` of the line, any line of it.
     let mut held_by: Vec<Option<usize>> = vec![None; locations.len()];

@@ -14,6 +14,8 @@ pub struct Error {
     offset: u64,
     record_index: Option<u64>,
     io_message: Option<String>,
+    /// The offset counts bytes of an LZ4 capture's decompressed stream, not of the file.
+    decompressed: bool,
 }
 
 /// What went wrong.
@@ -84,7 +86,7 @@ pub enum ErrorKind {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, offset: u64) -> Error {
-        Error { kind, offset, record_index: None, io_message: None }
+        Error { kind, offset, record_index: None, io_message: None, decompressed: false }
     }
 
     pub(crate) fn at_record(mut self, index: u64) -> Error {
@@ -98,7 +100,20 @@ impl Error {
             offset,
             record_index: None,
             io_message: Some(err.to_string()),
+            decompressed: false,
         }
+    }
+
+    /// Marks the offset as one in an LZ4 capture's decompressed stream (when `lz4`).
+    pub(crate) fn of_lz4(mut self, lz4: bool) -> Error {
+        self.decompressed |= lz4;
+        self
+    }
+
+    /// Whether [`Error::offset`] counts bytes of the decompressed stream of an LZ4 capture
+    /// (else bytes of the file, which for a raw capture are the same).
+    pub fn in_decompressed_stream(&self) -> bool {
+        self.decompressed
     }
 
     /// What went wrong.
@@ -165,6 +180,9 @@ impl fmt::Display for Error {
             None => write!(f, "{}", self.kind)?,
         }
         write!(f, " at byte {}", self.offset)?;
+        if self.decompressed {
+            write!(f, " of the decompressed stream")?;
+        }
         if let Some(index) = self.record_index {
             write!(f, " (record #{index})")?;
         }

@@ -508,12 +508,15 @@ impl Events {
         match self.current_tid {
             Some(tid) => Ok((tid, &mut self.current)),
             None => Err(Error::new(ErrorKind::NoCurrentThread, offset)
-                .at_record(self.records.records_read().saturating_sub(1))),
+                .at_record(self.records.records_read().saturating_sub(1))
+                .of_lz4(self.records.is_lz4())),
         }
     }
 
     fn corrupt(&self, kind: ErrorKind, offset: u64) -> Error {
-        Error::new(kind, offset).at_record(self.records.records_read().saturating_sub(1))
+        Error::new(kind, offset)
+            .at_record(self.records.records_read().saturating_sub(1))
+            .of_lz4(self.records.is_lz4())
     }
 
     fn handle(&mut self, record: Record, offset: u64) -> Result<Option<Event>> {

@@ -95,6 +95,14 @@ impl Capture {
         reader: Box<dyn Read + Send>,
         limit: Option<u64>,
     ) -> Result<Capture> {
+        Capture::read_header(storage, reader, limit).map_err(|e| e.of_lz4(storage == Storage::Lz4))
+    }
+
+    fn read_header(
+        storage: Storage,
+        reader: Box<dyn Read + Send>,
+        limit: Option<u64>,
+    ) -> Result<Capture> {
         let mut stream = ByteStream::new(storage, reader);
         stream.fill(1)?;
         loop {

@@ -142,6 +142,11 @@ impl Records {
         self.end
     }
 
+    /// Whether the capture is LZ4-compressed (error offsets are then in its decompressed stream).
+    pub(crate) fn is_lz4(&self) -> bool {
+        self.stream.is_lz4()
+    }
+
     /// Number of records decoded so far.
     pub fn records_read(&self) -> u64 {
         self.index
@@ -392,7 +397,8 @@ impl Iterator for Records {
     type Item = Result<Record>;
 
     fn next(&mut self) -> Option<Result<Record>> {
-        self.step()
+        let lz4 = self.stream.is_lz4();
+        self.step().map(|r| r.map_err(|e| e.of_lz4(lz4)))
     }
 }
 

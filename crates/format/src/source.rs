@@ -73,6 +73,10 @@ pub(crate) fn open_file(path: &Path) -> Result<(Storage, Box<dyn Read + Send>, O
     if path.as_os_str() == "-" {
         return open_stream(Box::new(io::stdin()));
     }
+    #[cfg(target_os = "linux")]
+    if let Some(fifo) = fifo::open(path) {
+        return open_stream(Box::new(fifo.map_err(|e| Error::io(&e, 0))?));
+    }
     let mut file = File::open(path).map_err(|e| Error::io(&e, 0))?;
     let regular = file.metadata().map(|m| m.is_file()).map_err(|e| Error::io(&e, 0))?;
     if !regular {
@@ -211,6 +215,10 @@ impl ByteStream {
     }
 
     /// Whether the underlying LZ4 frame ended before its end mark.
+    pub(crate) fn is_lz4(&self) -> bool {
+        self.lz4
+    }
+
     pub(crate) fn was_cut(&self) -> bool {
         self.cut
     }
@@ -301,6 +309,67 @@ impl ByteStream {
             self.consume(n);
             if !self.fill(1)? {
                 return Ok(true);
+            }
+        }
+    }
+}
+
+/// A named FIFO, opened without waiting for a writer (a plain open blocks until one comes, for
+/// ever if none does): reads wait for the first bytes up to [`fifo::WAIT_FOR_WRITER`], then
+/// follow the writer until it closes.
+#[cfg(target_os = "linux")]
+mod fifo {
+    use std::fs::File;
+    use std::io::{self, Read};
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    /// How long a FIFO may stay without a writer before the read gives up.
+    pub(crate) const WAIT_FOR_WRITER: Duration = Duration::from_secs(10);
+
+    /// Linux's `O_NONBLOCK`.
+    const O_NONBLOCK: i32 = 0o4000;
+
+    pub(crate) struct Fifo {
+        file: File,
+        started: bool,
+        opened: Instant,
+    }
+
+    /// `None` when `path` is not a FIFO.
+    pub(crate) fn open(path: &Path) -> Option<io::Result<Fifo>> {
+        let meta = std::fs::metadata(path).ok()?;
+        if !meta.file_type().is_fifo() {
+            return None;
+        }
+        let file = std::fs::OpenOptions::new().read(true).custom_flags(O_NONBLOCK).open(path);
+        Some(file.map(|file| Fifo { file, started: false, opened: Instant::now() }))
+    }
+
+    impl Read for Fifo {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            loop {
+                match self.file.read(buf) {
+                    // No writer yet (or one that has not written): wait for it, for a while.
+                    Ok(0) if !self.started => {
+                        if self.opened.elapsed() > WAIT_FOR_WRITER {
+                            return Err(io::Error::new(
+                                io::ErrorKind::TimedOut,
+                                "no writer opened the FIFO within 10 s",
+                            ));
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Ok(n) => {
+                        self.started = true;
+                        return Ok(n);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
     }
