@@ -464,8 +464,10 @@ struct Labeller<'a> {
     /// spell the same line).
     own_label: FxHashMap<u32, u32>,
     by_name: FxHashMap<String, u32>,
-    /// Per frame id: 0 not yet known, 1 the program's own code, 2 not.
+    /// Per frame id: 0 not yet known, 1 the program's own code, 2 not; and per file, since a
+    /// capture has far fewer files than frames (one function of 50,000 lines is one file).
     frame_is_own: Vec<u8>,
+    file_is_own: FxHashMap<&'a str, bool>,
     /// Per node: its innermost own frame plus one, 0 for none, `u32::MAX` not yet known.
     node_own: Vec<u32>,
     path: Vec<u32>,
@@ -480,19 +482,26 @@ impl<'a> Labeller<'a> {
             own_label: FxHashMap::default(),
             by_name: FxHashMap::default(),
             frame_is_own: vec![0; stacks.n_frames()],
+            file_is_own: FxHashMap::default(),
             node_own: vec![u32::MAX; stacks.n_nodes()],
             path: Vec::new(),
         }
     }
 
     fn is_own(&mut self, frame: u32) -> bool {
-        let Some(slot) = self.frame_is_own.get_mut(frame as usize) else { return false };
-        if *slot == 0 {
-            let own =
-                self.stacks.frame(frame).is_some_and(|l| is_own_code(self.modules, &l.filename));
-            *slot = if own { 1 } else { 2 };
+        let Some(&known) = self.frame_is_own.get(frame as usize) else { return false };
+        if known != 0 {
+            return known == 1;
         }
-        *slot == 1
+        let (stacks, modules) = (self.stacks, self.modules);
+        let own = stacks.frame(frame).is_some_and(|l| {
+            *self
+                .file_is_own
+                .entry(l.filename.as_str())
+                .or_insert_with(|| is_own_code(modules, &l.filename))
+        });
+        self.frame_is_own[frame as usize] = if own { 1 } else { 2 };
+        own
     }
 
     /// The innermost own frame of a node's stack. Memray's runner frames, trimmed from the main
