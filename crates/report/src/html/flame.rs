@@ -562,7 +562,7 @@ fn clean(name: &str) -> String {
 }
 
 /// How a flame graph names a frame: `function (file:line)`, so that the name alone says where
-/// it is; `thread LABEL` for threads; `all` for the root. Names are cut at [`MAX_NAME`]
+/// it is; `thread LABEL` for threads; `all` for the root. Names are cut at `MAX_NAME`
 /// characters when drawn.
 pub fn frame_name(location: Option<&Location>, kind: NodeKind, thread_label: &str) -> String {
     match (kind, location) {
