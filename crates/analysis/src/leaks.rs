@@ -697,6 +697,11 @@ pub fn detect(analysis: &Analysis) -> Leaks {
         containers.iter().copied().filter(|&c| own_code[ranked[c] as usize]).collect();
     // Growing objects whose stack passes through a container's line are what it holds: their
     // series joins the container's. `function:file` of the line, any line of it.
+    // Each location's trend, once: a container's is taken after it absorbed what it holds, so it
+    // is left for then.
+    let mut examined: Vec<Option<Candidate>> = (0..locations.len())
+        .map(|i| if containers.contains(&i) { None } else { examine(&locations[i], &times, cut) })
+        .collect();
     let mut held_by: Vec<Option<usize>> = vec![None; locations.len()];
     for (i, held) in held_by.iter_mut().enumerate() {
         if containers.contains(&i) {
@@ -708,8 +713,8 @@ pub fn detect(analysis: &Analysis) -> Leaks {
         // keeps headers would swap their evidence.)
         // And they must grow steadily themselves: what a growing container holds grows with it,
         // and a function's temporaries beside it must not blur its evidence.
-        let steady = examine(&locations[i], &times, cut)
-            .is_some_and(|c| c.trend.confidence() >= REPORT_CONFIDENCE);
+        let steady =
+            examined[i].as_ref().is_some_and(|c| c.trend.confidence() >= REPORT_CONFIDENCE);
         if !steady {
             continue;
         }
@@ -761,7 +766,9 @@ pub fn detect(analysis: &Analysis) -> Leaks {
             continue;
         }
         let label = &names[ranked[i] as usize];
-        let Some(c) = examine(series, &times, cut) else { continue };
+        let c =
+            if containers.contains(&i) { examine(series, &times, cut) } else { examined[i].take() };
+        let Some(c) = c else { continue };
         let (stack, tid) = stack_of(series);
         // The thread matters when one thread carries (nearly) all the growth.
         let total: i128 = series.by_thread.values().filter(|g| **g > 0).sum();
