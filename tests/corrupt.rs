@@ -183,6 +183,11 @@ fn foreign_and_degenerate_inputs_are_typed_errors() {
             "version {version}"
         );
     }
+    // The message names the memray release that reads a refused version.
+    let named = |version: i32| ErrorKind::UnsupportedVersion { found: version }.to_string();
+    assert!(named(7).contains("memray 1.1"), "{}", named(7));
+    assert!(named(14).contains("newer than 1.20"), "{}", named(14));
+    assert!(named(0).contains("no released memray"), "{}", named(0));
     // An unknown file-format byte in a v13 header.
     let mut raw = raw_bytes(&fixtures_dir().join("v13-nocompress/capture.bin"));
     raw[16] = 7;

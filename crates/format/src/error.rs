@@ -141,7 +141,18 @@ impl fmt::Display for ErrorKind {
                 write!(f, "not a memray capture (expected \"memray\\0\" or an LZ4 frame)")
             }
             ErrorKind::UnsupportedVersion { found } => {
-                write!(f, "unsupported capture format version {found} (supported: 8 to 13)")
+                // Name the memray that wrote it, so the user knows which tool reads it (spec §4).
+                let writer = match found {
+                    6 => "memray 1.0",
+                    7 => "memray 1.1",
+                    v if *v > 13 => "a memray newer than 1.20",
+                    _ => "no released memray",
+                };
+                write!(
+                    f,
+                    "unsupported capture format version {found}, written by {writer} \
+                     (memreport reads versions 8 to 13, from memray 1.2 to 1.20)"
+                )
             }
             ErrorKind::UnknownFileFormat { found } => write!(f, "unknown file format {found}"),
             ErrorKind::HeaderTruncated => write!(f, "capture ends inside its header"),
