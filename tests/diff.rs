@@ -21,17 +21,27 @@ fn diff_json(before: &str, after: &str, extra: &[&str]) -> Value {
 
 #[test]
 fn each_pair_gets_its_verdict() {
-    for (before, after, want) in [
-        ("diff-leak-before", "diff-leak-after", "improvement"),
-        ("diff-cache-before", "diff-cache-after", "regression"),
-        ("diff-cache-after", "diff-cache-before", "improvement"),
-        ("diff-moved-before", "diff-moved-after", "no-change"),
-        ("diff-same-a", "diff-same-b", "no-change"),
-        ("leak-dict-cache-v11", "leak-dict-cache", "no-change"),
+    // The reason is worded from the data the analysis returns: each clause must appear.
+    for (before, after, want, says) in [
+        ("diff-leak-before", "diff-leak-after", "improvement", "before leaked, after does not"),
+        (
+            "diff-cache-before",
+            "diff-cache-after",
+            "regression",
+            "after leaks: handle:app.py:12 grows by",
+        ),
+        ("diff-cache-after", "diff-cache-before", "improvement", "peak memory 1.7"),
+        ("diff-moved-before", "diff-moved-after", "no-change", "less than 10% or 1.00 MiB"),
+        ("diff-same-a", "diff-same-b", "no-change", "less than 10%"),
+        ("leak-dict-cache-v11", "leak-dict-cache", "no-change", "less than 10%"),
     ] {
         let d = diff_json(before, after, &[]);
         assert_eq!(d["verdict"], want, "{before} → {after}: {}", d["reason"]);
+        let reason = d["reason"].as_str().unwrap();
+        assert!(reason.contains(says), "{before} → {after}: {reason}");
     }
+    let d = diff_json("leak-dict-cache-v11", "leak-dict-cache", &[]);
+    assert!(d["notes"][0].as_str().unwrap().contains("format versions (11 and 13)"));
 }
 
 #[test]

@@ -21,20 +21,6 @@ use crate::analysis::{Analysis, Mode, Threads, Usage};
 use crate::group::{By, CallTree, NodeKind};
 use crate::leaks::{self, Verdict};
 
-/// Sizes in reasons: binary units with one decimal.
-fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
 use crate::stacks::{spell, Location, NO_STACK};
 use crate::stats::ModuleResolver;
 
@@ -150,21 +136,64 @@ impl LocationDiff {
     }
 }
 
+/// How one total moved, and whether the move is beyond noise ([`SIGNIFICANT_SHARE`] of its
+/// value before and [`SIGNIFICANT_BYTES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Movement {
+    /// The value before.
+    pub before: u64,
+    /// The value after.
+    pub after: u64,
+    /// 1 when it grew beyond noise, -1 when it fell beyond noise, 0 otherwise.
+    pub significant: i8,
+}
+
+/// The leak that the after capture has and the before capture has not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeakBegan {
+    /// The after capture's first leak finding (its location and growth rate in bytes per
+    /// second), when the detector named one.
+    pub first_finding: Option<(String, f64)>,
+}
+
+/// What the verdict rests on; `report::diff` words it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Why {
+    /// Peak memory before and after.
+    pub peak: Movement,
+    /// Bytes still live at the end, before and after.
+    pub leaked: Movement,
+    /// The leak verdict became "leak".
+    pub leak_began: Option<LeakBegan>,
+    /// The leak verdict was "leak" and became "no-leak".
+    pub leak_ended: bool,
+}
+
+/// Something that could not be compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Note {
+    /// The captures have different format versions (before, after); locations are matched by
+    /// their portable names.
+    FormatVersions(i32, i32),
+    /// One of the captures is aggregated: no totals allocated and no series per location.
+    Aggregated,
+}
+
 /// Two captures compared.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diff {
     /// The answer.
     pub verdict: Change,
-    /// One sentence saying why.
-    pub reason: String,
+    /// What the answer rests on.
+    pub why: Why,
     /// Totals before.
     pub before: Side,
     /// Totals after.
     pub after: Side,
     /// Every location of either capture, by |Δ leaked| + |Δ peak|, largest first.
     pub locations: Vec<LocationDiff>,
-    /// What could not be compared, and why.
-    pub notes: Vec<String>,
+    /// What could not be compared.
+    pub notes: Vec<Note>,
 }
 
 /// A file path that means the same on any host: see the module documentation.
@@ -293,7 +322,7 @@ fn side(analysis: &Analysis, found: &leaks::Leaks) -> Side {
 }
 
 /// Whether `after` differs from `before` beyond noise: +1 more, −1 less, 0 same.
-fn significant(before: u64, after: u64) -> i32 {
+fn significant(before: u64, after: u64) -> i8 {
     let delta = after as f64 - before as f64;
     let bar = (before as f64 * SIGNIFICANT_SHARE).max(SIGNIFICANT_BYTES as f64);
     if delta > bar {
@@ -348,80 +377,36 @@ pub fn diff(before: &Analysis, after: &Analysis, by: By) -> Diff {
 
     let mut notes = Vec::new();
     if sb.format_version != sa.format_version {
-        notes.push(format!(
-            "the captures have different format versions ({} and {}): locations are matched by \
-             their portable names",
-            sb.format_version, sa.format_version
-        ));
+        notes.push(Note::FormatVersions(sb.format_version, sa.format_version));
     }
     if sb.aggregated || sa.aggregated {
-        notes.push(
-            "an aggregated capture keeps no allocation totals or memory over time per location: \
-             only bytes at the peak and leaked bytes are compared"
-                .to_string(),
-        );
+        notes.push(Note::Aggregated);
     }
 
-    let peak = significant(sb.peak_memory, sa.peak_memory);
-    let leaked = significant(sb.leaked.bytes, sa.leaked.bytes);
-    let became_leak = sa.leak_verdict == Verdict::Leak && sb.leak_verdict != Verdict::Leak;
-    let stopped_leak = sb.leak_verdict == Verdict::Leak && sa.leak_verdict == Verdict::NoLeak;
-    let what = |name: &str, b: u64, a: u64| {
-        let pct = if b == 0 {
-            String::new()
-        } else {
-            format!(" ({:+.0}%)", (a as f64 / b as f64 - 1.0) * 100.0)
-        };
-        format!("{name} {} → {}{pct}", human(b), human(a))
+    let movement = |before: u64, after: u64| Movement {
+        before,
+        after,
+        significant: significant(before, after),
     };
-    let mut changes = Vec::new();
-    if peak != 0 {
-        changes.push(what("peak memory", sb.peak_memory, sa.peak_memory));
-    }
-    if leaked != 0 {
-        changes.push(what("leaked", sb.leaked.bytes, sa.leaked.bytes));
-    }
-    let (verdict, reason) = if peak > 0 || leaked > 0 || became_leak {
-        let mut why = changes.join(", ");
-        if became_leak {
-            if !why.is_empty() {
-                why.push_str("; ");
-            }
-            why.push_str("after leaks");
-            if let Some(f) = found_a.findings.first() {
-                why.push_str(&format!(
-                    ": {} grows by {}/s",
-                    f.location,
-                    human(f.growth_rate_bytes_per_s as u64)
-                ));
-            }
-        }
-        (Change::Regression, why)
-    } else if peak < 0 || leaked < 0 || stopped_leak {
-        let mut why = changes.join(", ");
-        if stopped_leak {
-            if !why.is_empty() {
-                why.push_str("; ");
-            }
-            why.push_str("before leaked, after does not");
-        }
-        (Change::Improvement, why)
+    let peak = movement(sb.peak_memory, sa.peak_memory);
+    let leaked = movement(sb.leaked.bytes, sa.leaked.bytes);
+    let leak_began =
+        (sa.leak_verdict == Verdict::Leak && sb.leak_verdict != Verdict::Leak).then(|| LeakBegan {
+            first_finding: found_a
+                .findings
+                .first()
+                .map(|f| (f.location.clone(), f.growth_rate_bytes_per_s)),
+        });
+    let leak_ended = sb.leak_verdict == Verdict::Leak && sa.leak_verdict == Verdict::NoLeak;
+    let verdict = if peak.significant > 0 || leaked.significant > 0 || leak_began.is_some() {
+        Change::Regression
+    } else if peak.significant < 0 || leaked.significant < 0 || leak_ended {
+        Change::Improvement
     } else {
-        (
-            Change::NoChange,
-            format!(
-                "peak memory and leaked bytes moved by less than {:.0}% or {} (peak {} → {}, \
-                 leaked {} → {})",
-                SIGNIFICANT_SHARE * 100.0,
-                human(SIGNIFICANT_BYTES),
-                human(sb.peak_memory),
-                human(sa.peak_memory),
-                human(sb.leaked.bytes),
-                human(sa.leaked.bytes)
-            ),
-        )
+        Change::NoChange
     };
-    Diff { verdict, reason, before: sb, after: sa, locations, notes }
+    let why = Why { peak, leaked, leak_began, leak_ended };
+    Diff { verdict, why, before: sb, after: sa, locations, notes }
 }
 
 /// For each node of `after_tree` (a call tree of `after`), the total of the node at the same path

@@ -3,12 +3,86 @@
 
 use std::io::{self, Write};
 
-use memreport_analysis::diff::{Diff, LocationDiff, Side, Status};
+use memreport_analysis::diff::{
+    Change, Diff, LocationDiff, Movement, Note, Side, Status, SIGNIFICANT_BYTES, SIGNIFICANT_SHARE,
+};
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::terminal::visible;
-use crate::text::{human_size, Align, Style, Table};
+use crate::text::{human_rate, human_size, Align, Style, Table};
+
+/// `peak memory 1.00 MiB → 2.00 MiB (+100%)`.
+fn movement_text(name: &str, m: &Movement) -> String {
+    let pct = if m.before == 0 {
+        String::new()
+    } else {
+        format!(" ({:+.0}%)", (m.after as f64 / m.before as f64 - 1.0) * 100.0)
+    };
+    format!("{name} {} → {}{pct}", human_size(m.before), human_size(m.after))
+}
+
+/// Why the verdict is what it is, in one sentence.
+pub fn reason_text(diff: &Diff) -> String {
+    let why = &diff.why;
+    let mut parts = Vec::new();
+    if why.peak.significant != 0 {
+        parts.push(movement_text("peak memory", &why.peak));
+    }
+    if why.leaked.significant != 0 {
+        parts.push(movement_text("leaked", &why.leaked));
+    }
+    let mut text = parts.join(", ");
+    let mut clause = |words: String| {
+        if !text.is_empty() {
+            text.push_str("; ");
+        }
+        text.push_str(&words);
+    };
+    match diff.verdict {
+        Change::Regression => {
+            if let Some(began) = &why.leak_began {
+                clause(match &began.first_finding {
+                    Some((location, rate)) => {
+                        format!("after leaks: {location} grows by {}", human_rate(*rate))
+                    }
+                    None => "after leaks".to_string(),
+                });
+            }
+        }
+        Change::Improvement => {
+            if why.leak_ended {
+                clause("before leaked, after does not".to_string());
+            }
+        }
+        Change::NoChange => {
+            text = format!(
+                "peak memory and leaked bytes moved by less than {:.0}% or {} (peak {} → {}, \
+                 leaked {} → {})",
+                SIGNIFICANT_SHARE * 100.0,
+                human_size(SIGNIFICANT_BYTES),
+                human_size(why.peak.before),
+                human_size(why.peak.after),
+                human_size(why.leaked.before),
+                human_size(why.leaked.after)
+            );
+        }
+    }
+    text
+}
+
+/// What a note says could not be compared, in one sentence.
+pub fn note_text(note: &Note) -> String {
+    match note {
+        Note::FormatVersions(before, after) => format!(
+            "the captures have different format versions ({before} and {after}): locations are \
+             matched by their portable names"
+        ),
+        Note::Aggregated => "an aggregated capture keeps no allocation totals or memory over time \
+                             per location: only bytes at the peak and leaked bytes are compared"
+            .to_string(),
+    }
+}
 
 #[derive(Serialize)]
 struct LocationJson<'a> {
@@ -71,8 +145,8 @@ pub fn write_json(out: &mut dyn Write, diff: &Diff, limit: usize) -> io::Result<
         .collect();
     let value = json!({
         "verdict": diff.verdict.name(),
-        "reason": diff.reason,
-        "notes": diff.notes,
+        "reason": reason_text(diff),
+        "notes": diff.notes.iter().map(note_text).collect::<Vec<_>>(),
         "before": side_json(&diff.before),
         "after": side_json(&diff.after),
         "delta": {
@@ -102,9 +176,9 @@ pub fn signed_size(delta: i128) -> String {
 /// changed most (locations that stayed the same are left out).
 pub fn write_text(out: &mut dyn Write, diff: &Diff, limit: usize, style: Style) -> io::Result<()> {
     let verdict = format!("verdict: {}", diff.verdict.name());
-    writeln!(out, "{} {}", style.bold(&verdict), visible(&diff.reason))?;
+    writeln!(out, "{} {}", style.bold(&verdict), visible(&reason_text(diff)))?;
     for note in &diff.notes {
-        writeln!(out, "{}", style.dim(&format!("note: {}", visible(note))))?;
+        writeln!(out, "{}", style.dim(&format!("note: {}", visible(&note_text(note)))))?;
     }
     writeln!(out)?;
     let mut totals = Table::new(&[

@@ -9,7 +9,7 @@ use memreport_analysis::Analysis;
 use serde::Serialize;
 
 use crate::terminal::visible;
-use crate::text::{human_size, Style};
+use crate::text::{human_rate, human_size, Style};
 
 #[derive(Serialize)]
 struct RetentionJson {
@@ -65,11 +65,6 @@ fn round(x: f64, digits: i32) -> f64 {
     (x * scale).round() / scale
 }
 
-/// A rate in bytes per second.
-fn rate(bytes_per_s: f64) -> String {
-    format!("{}/s", human_size(bytes_per_s.max(0.0) as u64))
-}
-
 /// A p-value as text: `< 0.001` when tiny.
 fn p_text(p: f64) -> String {
     if p < 0.001 {
@@ -94,7 +89,7 @@ pub fn reason_text(found: &Leaks) -> String {
                     "{locations} {what} growing after the warm-up; the fastest, {}, by {} (+{} \
                      an hour at this rate)",
                     f.location,
-                    rate(f.growth_rate_bytes_per_s),
+                    human_rate(f.growth_rate_bytes_per_s),
                     human_size(f.growth_per_hour() as u64)
                 ),
                 None => format!("{locations} {what} growing after the warm-up"),
@@ -131,7 +126,7 @@ pub fn reason_text(found: &Leaks) -> String {
             format!(
                 "the heap grows by {} ({}) after the warm-up, but no location rises steadily{largest}",
                 human_size(*bytes),
-                rate(*rate_bytes_per_s)
+                human_rate(*rate_bytes_per_s)
             )
         }
         Reason::RssOnly => "the live heap does not grow, but the resident set size stays above \
@@ -175,7 +170,7 @@ pub fn evidence_text(f: &Finding) -> String {
                 f.window_s.1,
                 human_size(r.heap_end),
                 human_size(f.growth_bytes),
-                rate(f.growth_rate_bytes_per_s)
+                human_rate(f.growth_rate_bytes_per_s)
             )
         } else {
             format!(
@@ -234,7 +229,7 @@ pub fn finding_numbers(f: &Finding) -> String {
         human_size(f.growth_bytes),
         f.window_s.0,
         f.window_s.1,
-        rate(f.growth_rate_bytes_per_s),
+        human_rate(f.growth_rate_bytes_per_s),
         human_size(f.growth_per_hour() as u64)
     );
     if let Some(per) = f.growth_per_1000_allocations() {

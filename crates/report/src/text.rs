@@ -24,6 +24,11 @@ pub fn human_size(bytes: u64) -> String {
     format!("{text} {}", UNITS[unit])
 }
 
+/// A rate in bytes per second (`1.50 KiB/s`); negative rates read as 0.
+pub fn human_rate(bytes_per_s: f64) -> String {
+    format!("{}/s", human_size(bytes_per_s.max(0.0) as u64))
+}
+
 /// A share as a percentage with one decimal (`42.0%`); `-` when the whole is zero.
 pub fn percent(part: u64, whole: u64) -> String {
     if whole == 0 {

@@ -933,7 +933,7 @@ pub fn write_diff(
     );
     let mut header = header(after, names.1, "Memory diff");
     header.title = format!("Memory diff: {} → {}", names.0, names.1);
-    header.warnings = result.notes.clone();
+    header.warnings = result.notes.iter().map(crate::diff::note_text).collect();
     let page = DiffPage {
         css: CSS,
         js: JS,
@@ -944,7 +944,7 @@ pub fn write_diff(
             Change::Improvement => "no-leak",
             Change::NoChange => "inconclusive",
         },
-        reason: result.reason.clone(),
+        reason: crate::diff::reason_text(result),
         totals,
         memory_chart,
         memory_note,
