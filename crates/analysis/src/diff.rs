@@ -21,8 +21,8 @@ use crate::analysis::{Analysis, Mode, Threads, Usage};
 use crate::group::{By, CallTree, NodeKind};
 use crate::leaks::{self, Verdict};
 
+use crate::files::ModuleResolver;
 use crate::stacks::{spell, Location, NO_STACK};
-use crate::stats::ModuleResolver;
 
 /// A change smaller than this share of the value before is noise.
 pub const SIGNIFICANT_SHARE: f64 = 0.10;
@@ -196,56 +196,9 @@ pub struct Diff {
     pub notes: Vec<Note>,
 }
 
-/// A file path that means the same on any host: see the module documentation.
-pub fn portable_path(filename: &str, analysis: &Analysis) -> String {
-    let header = analysis.header();
-    if filename.starts_with('<') {
-        return filename.to_string();
-    }
-    let strip = |base: &str| {
-        let base = base.trim_end_matches('/');
-        (!base.is_empty())
-            .then(|| filename.strip_prefix(base).and_then(|r| r.strip_prefix('/')))
-            .flatten()
-    };
-    for base in &header.site_packages {
-        if let Some(rest) = strip(base) {
-            return format!("<site-packages>/{rest}");
-        }
-    }
-    if let Some(rest) = header.libdest.as_deref().and_then(strip) {
-        return format!("<stdlib>/{rest}");
-    }
-    for marker in ["/site-packages/", "/dist-packages/"] {
-        if let Some(at) = filename.find(marker) {
-            return format!("<site-packages>/{}", &filename[at + marker.len()..]);
-        }
-    }
-    if let Some(at) = filename.find("/lib/python3") {
-        if let Some(slash) = filename[at + 5..].find('/') {
-            return format!("<stdlib>/{}", &filename[at + 5 + slash + 1..]);
-        }
-    }
-    // The longest entry of sys.path that holds the file.
-    let mut best: Option<&str> = None;
-    for base in &header.sys_path {
-        if let Some(rest) = strip(base) {
-            if best.is_none_or(|b| rest.len() < b.len()) {
-                best = Some(rest);
-            }
-        }
-    }
-    best.unwrap_or(filename).to_string()
-}
-
-fn label(
-    location: Option<&Location>,
-    by: By,
-    analysis: &Analysis,
-    modules: &ModuleResolver<'_>,
-) -> String {
+fn label(location: Option<&Location>, by: By, modules: &ModuleResolver<'_>) -> String {
     let Some(l) = location else { return NO_STACK.to_string() };
-    let file = portable_path(&l.filename, analysis);
+    let file = modules.portable(&l.filename);
     match by {
         By::Line => format!("{}:{file}:{}", l.function, l.lineno),
         By::Function => format!("{}:{file}", l.function),
@@ -274,7 +227,7 @@ fn tally(analysis: &Analysis, by: By) -> (BTreeMap<String, Tally>, leaks::Leaks)
     for mode in [Mode::Peak, Mode::Leaks] {
         for e in analysis.entries(mode, Threads::Merged).unwrap_or_default() {
             let stack = stacks.python_stack(e.python_node, e.representative_tid);
-            let key = label(stack.first().copied(), by, analysis, &modules);
+            let key = label(stack.first().copied(), by, &modules);
             if let Some(l) = stack.first() {
                 raw_to_label.entry(spell(l)).or_insert_with(|| key.clone());
             }
@@ -292,7 +245,7 @@ fn tally(analysis: &Analysis, by: By) -> (BTreeMap<String, Tally>, leaks::Leaks)
     if !analysis.is_aggregated() {
         for site in analysis.sites() {
             let stack = stacks.python_stack(site.python_node, site.tid);
-            let key = label(stack.first().copied(), by, analysis, &modules);
+            let key = label(stack.first().copied(), by, &modules);
             let t = out.entry(key).or_default();
             t.allocated.get_or_insert_with(Usage::default).add(site.allocated);
             if t.stack.is_empty() {
@@ -420,6 +373,7 @@ pub fn match_tree(
 ) -> Vec<Option<Usage>> {
     fn keys(analysis: &Analysis, tree: &CallTree) -> Vec<u64> {
         let stacks = analysis.stacks();
+        let modules = ModuleResolver::new(analysis.header());
         // Parents come before their children, so one pass hashes every path.
         let mut keys = vec![0u64; tree.nodes.len()];
         for (id, node) in tree.nodes.iter().enumerate() {
@@ -428,12 +382,7 @@ pub fn match_tree(
                     NodeKind::Root => String::new(),
                     NodeKind::Thread(tid) => stacks.thread_label(tid),
                     NodeKind::Frame(f) => stacks.frame(f).map_or_else(String::new, |l| {
-                        format!(
-                            "{}:{}:{}",
-                            l.function,
-                            portable_path(&l.filename, analysis),
-                            l.lineno
-                        )
+                        format!("{}:{}:{}", l.function, modules.portable(&l.filename), l.lineno)
                     }),
                     NodeKind::NoStack => NO_STACK.to_string(),
                 };

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use memreport_format::events::FxHashMap;
 
 use crate::analysis::{Analysis, Entry, Site};
+use crate::files::ModuleResolver;
 use crate::stacks::{spell, Location, Stacks, NO_STACK};
-use crate::stats::ModuleResolver;
 use crate::Usage;
 
 /// How coarse a location is.

@@ -51,9 +51,9 @@ use memreport_format::events::FxHashMap;
 use memreport_format::Allocator;
 
 use crate::analysis::Analysis;
+use crate::files::ModuleResolver;
 use crate::group::{By, SiteLabels};
 use crate::stacks::{spell, Stacks};
-use crate::stats::{ModuleKind, ModuleResolver};
 use crate::timeline::dense_points;
 use crate::Site;
 
@@ -498,7 +498,7 @@ impl<'a> Labeller<'a> {
             *self
                 .file_is_own
                 .entry(l.filename.as_str())
-                .or_insert_with(|| is_own_code(modules, &l.filename))
+                .or_insert_with(|| modules.is_own_code(&l.filename))
         });
         self.frame_is_own[frame as usize] = if own { 1 } else { 2 };
         own
@@ -920,21 +920,6 @@ fn examine_with(
         allocations: allocated[allocated.len() - 1].saturating_sub(allocated[start]),
         rises,
     })
-}
-
-/// Whether a file is the program's own code rather than the standard library, an installed
-/// package or memray. Captures before memray 1.20 store no interpreter paths, so well-known path
-/// shapes decide there.
-fn is_own_code(modules: &ModuleResolver<'_>, filename: &str) -> bool {
-    match modules.classify(filename).1 {
-        ModuleKind::Stdlib | ModuleKind::SitePackages => false,
-        ModuleKind::Project | ModuleKind::Unknown => {
-            !(filename.starts_with('<')
-                || filename.contains("/site-packages/")
-                || filename.contains("/dist-packages/")
-                || filename.contains("/lib/python3"))
-        }
-    }
 }
 
 /// Whether a series that rose is still rising at its end: it ends near its maximum (not a spike

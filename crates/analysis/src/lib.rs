@@ -47,6 +47,7 @@
 
 mod analysis;
 pub mod diff;
+mod files;
 pub mod group;
 mod heap;
 pub mod info;

@@ -5,11 +5,11 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 
 use memreport_format::{Allocator, Header};
 
 use crate::analysis::Analysis;
+use crate::files::{ModuleKind, ModuleResolver};
 use crate::stacks::{spell, Location, Stacks, NO_STACK};
 use crate::Usage;
 
@@ -314,82 +314,6 @@ fn module_totals(stacks: &Stacks, header: &Header, per_node: &[(Usage, u64)]) ->
         .collect()
 }
 
-/// Where a source file belongs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModuleKind {
-    /// The standard library (under `libdest`, or frozen).
-    Stdlib,
-    /// Under a site-packages directory.
-    SitePackages,
-    /// Under a `sys.path` entry.
-    Project,
-    /// None of the above.
-    Unknown,
-}
-
-/// memray's `ModuleResolver` over the path lists stored in the header (v13).
-#[derive(Debug, Clone)]
-pub struct ModuleResolver<'h> {
-    libdest: Option<&'h Path>,
-    site_packages: Vec<&'h Path>,
-    sys_path: Vec<&'h Path>,
-}
-
-impl<'h> ModuleResolver<'h> {
-    /// The resolver of a capture's header.
-    pub fn new(header: &'h Header) -> ModuleResolver<'h> {
-        ModuleResolver {
-            libdest: header.libdest.as_deref().filter(|s| !s.is_empty()).map(Path::new),
-            site_packages: header.site_packages.iter().map(Path::new).collect(),
-            sys_path: header.sys_path.iter().filter(|s| !s.is_empty()).map(Path::new).collect(),
-        }
-    }
-
-    /// The dotted module name of a file and where it belongs.
-    pub fn classify(&self, filename: &str) -> (String, ModuleKind) {
-        if filename.is_empty() {
-            return ("unknown".to_string(), ModuleKind::Unknown);
-        }
-        if let Some(rest) = filename.strip_prefix("<frozen ") {
-            // memray drops the last character, whatever it is (`filename[8:-1]`).
-            let mut name = rest.chars();
-            name.next_back();
-            return (name.as_str().to_string(), ModuleKind::Stdlib);
-        }
-        let path = Path::new(filename);
-        for base in &self.site_packages {
-            if let Ok(rel) = path.strip_prefix(base) {
-                return (path_to_module(rel), ModuleKind::SitePackages);
-            }
-        }
-        if let Some(rel) = self.libdest.and_then(|base| path.strip_prefix(base).ok()) {
-            return (path_to_module(rel), ModuleKind::Stdlib);
-        }
-        for base in &self.sys_path {
-            if let Ok(rel) = path.strip_prefix(base) {
-                return (path_to_module(rel), ModuleKind::Project);
-            }
-        }
-        let name = path.file_name().map(Path::new).unwrap_or(Path::new(""));
-        (path_to_module(name), ModuleKind::Unknown)
-    }
-}
-
-/// `pkg/sub/mod.py` → `pkg.sub.mod`; `pkg/__init__.py` → `pkg`.
-fn path_to_module(rel: &Path) -> String {
-    let rel = if rel.file_name().is_some_and(|n| n == "__init__.py") {
-        rel.parent().unwrap_or(rel).to_path_buf()
-    } else if rel.extension().is_some_and(|e| e == "py") {
-        rel.with_extension("")
-    } else {
-        rel.to_path_buf()
-    };
-    rel.components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,30 +354,5 @@ mod tests {
         assert_eq!(python_floordiv(7.0, 2.0), 3.0);
         assert_eq!(python_floordiv(-7.0, 2.0), -4.0);
         assert_eq!(python_floordiv(0.3, 0.1), 2.0); // Python: 0.3 // 0.1 == 2.0
-    }
-
-    #[test]
-    fn modules_classify_like_memray() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/v13-basic/capture.bin");
-        let mut header = memreport_format::Capture::open(path).unwrap().header().clone();
-        header.libdest = Some("/usr/lib/python3.11".into());
-        header.site_packages = vec!["/venv/lib/python3.11/site-packages".into()];
-        header.sys_path = vec!["/srv/app".into()];
-        let r = ModuleResolver::new(&header);
-        assert_eq!(r.classify("<frozen runpy>"), ("runpy".into(), ModuleKind::Stdlib));
-        assert_eq!(
-            r.classify("/venv/lib/python3.11/site-packages/numpy/core/__init__.py"),
-            ("numpy.core".into(), ModuleKind::SitePackages)
-        );
-        assert_eq!(
-            r.classify("/usr/lib/python3.11/json/decoder.py"),
-            ("json.decoder".into(), ModuleKind::Stdlib)
-        );
-        assert_eq!(r.classify("/srv/app/svc/db.py"), ("svc.db".into(), ModuleKind::Project));
-        assert_eq!(r.classify("basic.py"), ("basic".into(), ModuleKind::Unknown));
-        assert_eq!(r.classify(""), ("unknown".into(), ModuleKind::Unknown));
-        // Found by the analysis fuzz target: a multi-byte last character after "<frozen ".
-        assert_eq!(r.classify("<frozen runpy>*\u{fffd}"), ("runpy>*".into(), ModuleKind::Stdlib));
-        assert_eq!(r.classify("<frozen "), ("".into(), ModuleKind::Stdlib));
     }
 }
