@@ -107,7 +107,7 @@ fn peak_leaks_and_temporary_equal_memray_records() {
             };
             for (suffix, threads) in [("merged", Threads::Merged), ("split", Threads::Split)] {
                 let Some(records) = oracle.get(format!("{key}_{suffix}")) else { continue };
-                let Some(entries) = analysis.entries(mode, threads) else {
+                let Ok(entries) = analysis.entries(mode, threads) else {
                     failures.push(format!("{n}: {key}_{suffix}: memreport has no result"));
                     continue;
                 };
@@ -261,8 +261,16 @@ fn stats_equal_memray_stats_json() {
 fn aggregated_captures_refuse_stats_like_memray() {
     for dir in fixtures().into_iter().filter(|d| name(d).contains("aggregated")) {
         let analysis = Analyzer::new().run_path(dir.join("capture.bin")).unwrap();
-        assert!(Stats::compute(&analysis, 5).is_none(), "{}", name(&dir));
-        assert!(analysis.entries(Mode::Temporary(1), Threads::Merged).is_none());
+        assert_eq!(
+            Stats::compute(&analysis, 5).err(),
+            Some(memreport_analysis::Unavailable::AggregatedStats),
+            "{}",
+            name(&dir)
+        );
+        assert_eq!(
+            analysis.entries(Mode::Temporary(1), Threads::Merged).err(),
+            Some(memreport_analysis::Unavailable::AggregatedTemporary)
+        );
         let run = memreport(&["stats", dir.join("capture.bin").to_str().unwrap()]);
         assert_eq!(run.code, 2, "{}", name(&dir));
         assert!(run.stderr.contains("pre-aggregated"), "{}", run.stderr);

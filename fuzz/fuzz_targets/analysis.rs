@@ -20,13 +20,13 @@ fuzz_target!(|data: &[u8]| {
     let Ok(capture) = Capture::from_bytes(data.to_vec()) else { return };
     let Ok(analysis) = Analyzer::new().temporary([0, 3]).run(capture) else { return };
     let mut sink = Vec::new();
-    if let Some(stats) = Stats::compute(&analysis, 5) {
+    if let Ok(stats) = Stats::compute(&analysis, 5) {
         memreport_report::stats::write_json(&mut sink, &analysis, &stats).unwrap();
         memreport_report::stats::write_text(&mut sink, &analysis, &stats, Style::default()).unwrap();
     }
     for mode in [Mode::Peak, Mode::Leaks, Mode::Temporary(3)] {
         for threads in [Threads::Merged, Threads::Split] {
-            let Some(rows) = analysis.entries(mode, threads) else { continue };
+            let Ok(rows) = analysis.entries(mode, threads) else { continue };
             let groups = group(&analysis, &rows, By::Module);
             let view = TopView { mode, groups: &groups, limit: 10, with_stack: false };
             memreport_report::top::write_json(&mut sink, &analysis, view).unwrap();
@@ -47,14 +47,14 @@ fuzz_target!(|data: &[u8]| {
     memreport_report::diff::write_text(&mut sink, &d, 50, Style::default()).unwrap();
     memreport_report::html::write_diff(&mut sink, &analysis, &analysis, &d, ("a", "b")).unwrap();
     let view = FlamegraphView { mode: Mode::Temporary(0), threads: Threads::Split, inverted: true };
-    if let Some(written) = memreport_report::html::write_flamegraph(&mut sink, &analysis, view, "f") {
+    if let Ok(written) = memreport_report::html::write_flamegraph(&mut sink, &analysis, view, "f") {
         written.unwrap();
     }
     // Merged sites: what every command without --split-threads reads.
     let Ok(capture) = Capture::from_bytes(data.to_vec()) else { return };
     let Ok(merged) = Analyzer::new().threads(Threads::Merged).run(capture) else { return };
     assert!(merged.sites().len() <= analysis.sites().len());
-    if let Some(stats) = Stats::compute(&merged, 5) {
+    if let Ok(stats) = Stats::compute(&merged, 5) {
         memreport_report::stats::write_json(&mut sink, &merged, &stats).unwrap();
     }
     let found = memreport_analysis::leaks::detect(&merged);

@@ -50,6 +50,21 @@ pub enum Threads {
     Split,
 }
 
+/// Why a view cannot be computed from a pass: data, worded by `memreport_report::unavailable`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// `memray stats` needs every allocation event; an aggregated capture (`memray run
+    /// --aggregate`) stores only the totals at the peak and at the end. memray refuses too.
+    AggregatedStats,
+    /// Temporary allocations need every allocation event, which an aggregated capture lacks.
+    AggregatedTemporary,
+    /// The pass did not compute temporary allocations for this threshold
+    /// ([`Analyzer::temporary`]).
+    TemporaryNotComputed(u64),
+    /// A per-thread view of a pass that merged threads ([`Analyzer::threads`]).
+    ThreadsMerged,
+}
+
 /// Which snapshot of the heap a result describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -583,17 +598,22 @@ impl Analysis {
         self.temporary.iter().map(|(n, _)| *n).collect()
     }
 
-    /// The rows of a result, sorted by memray's order key (first contributing event).
-    /// `None` for temporary allocations not computed in this pass, or of an aggregated capture,
-    /// and for [`Threads::Split`] when the pass merged threads ([`Analyzer::threads`]).
-    pub fn entries(&self, mode: Mode, threads: Threads) -> Option<Vec<Entry>> {
+    /// The rows of a result, sorted by memray's order key (first contributing event), or why
+    /// this pass cannot give them: temporary allocations of an aggregated capture, or of a
+    /// threshold the pass did not compute, and [`Threads::Split`] when the pass merged threads
+    /// ([`Analyzer::threads`]).
+    pub fn entries(
+        &self,
+        mode: Mode,
+        threads: Threads,
+    ) -> std::result::Result<Vec<Entry>, Unavailable> {
         if threads == Threads::Split && self.threads_merged {
-            return None;
+            return Err(Unavailable::ThreadsMerged);
         }
         if self.is_aggregated() {
             return match mode {
-                Mode::Temporary(_) => None,
-                _ => Some(self.aggregated_entries(mode, threads)),
+                Mode::Temporary(_) => Err(Unavailable::AggregatedTemporary),
+                _ => Ok(self.aggregated_entries(mode, threads)),
             };
         }
         let rows: Vec<(usize, Usage, u64)> = match mode {
@@ -607,7 +627,11 @@ impl Analysis {
                 .map(|(i, s)| (i, s.leaked, self.leak_order[i]))
                 .collect(),
             Mode::Temporary(n) => {
-                let (_, table) = self.temporary.iter().find(|(t, _)| *t == n)?;
+                let (_, table) = self
+                    .temporary
+                    .iter()
+                    .find(|(t, _)| *t == n)
+                    .ok_or(Unavailable::TemporaryNotComputed(n))?;
                 table
                     .iter()
                     .enumerate()
@@ -630,7 +654,7 @@ impl Analysis {
                     generation: s.generation,
                 }
             });
-        Some(merge(items, threads, false))
+        Ok(merge(items, threads, false))
     }
 
     fn aggregated_entries(&self, mode: Mode, threads: Threads) -> Vec<Entry> {
@@ -663,13 +687,13 @@ impl Analysis {
         (!self.is_aggregated()).then_some(self.total)
     }
 
-    /// Total of a result.
-    pub fn total(&self, mode: Mode) -> Option<Usage> {
+    /// Total of a result, or why the pass cannot give it (see [`Analysis::entries`]).
+    pub fn total(&self, mode: Mode) -> std::result::Result<Usage, Unavailable> {
         // Split rows sum to the same totals as merged ones on a streaming capture; on an
         // aggregated one they avoid memray's re-aggregation count quirk.
         let threads = if self.threads_merged { Threads::Merged } else { Threads::Split };
         let entries = self.entries(mode, threads)?;
-        Some(Usage::sum(entries.iter().map(|e| e.usage)))
+        Ok(Usage::sum(entries.iter().map(|e| e.usage)))
     }
 }
 

@@ -362,6 +362,115 @@ pub fn diff(before: &Analysis, after: &Analysis, by: By) -> Diff {
     Diff { verdict, why, before: sb, after: sa, locations, notes }
 }
 
+/// A limit on growth for a CI gate (`--fail-on-increase`): bytes, or a share of the value before.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Threshold {
+    /// More than this many bytes.
+    Bytes(u64),
+    /// More than this percentage of the value before.
+    Percent(f64),
+}
+
+/// Why a threshold could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThresholdError {
+    /// A `%` with no non-negative number before it.
+    NotAPercentage,
+    /// No non-negative number, or one too large for a byte count.
+    NotASize,
+    /// A unit other than B, KB/MB/GB/TB (powers of 1000) or KiB/MiB/GiB/TiB (powers of 1024).
+    UnknownUnit(String),
+}
+
+impl std::fmt::Display for ThresholdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ThresholdError::NotAPercentage => write!(f, "not a percentage"),
+            ThresholdError::NotASize => write!(f, "not a size"),
+            ThresholdError::UnknownUnit(unit) => write!(f, "unknown unit {unit:?}"),
+        }
+    }
+}
+
+impl std::error::Error for ThresholdError {}
+
+impl std::str::FromStr for Threshold {
+    type Err = ThresholdError;
+
+    /// Reads `10MB`, `1.5GiB`, `512` (bytes; KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)
+    /// or `5%`.
+    fn from_str(text: &str) -> Result<Threshold, ThresholdError> {
+        let text = text.trim();
+        if let Some(pct) = text.strip_suffix('%') {
+            return match pct.trim().parse::<f64>() {
+                Ok(value) if value.is_finite() && value >= 0.0 => Ok(Threshold::Percent(value)),
+                _ => Err(ThresholdError::NotAPercentage),
+            };
+        }
+        let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let value: f64 = number.trim().parse().map_err(|_| ThresholdError::NotASize)?;
+        let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1.0,
+            "kb" | "k" => 1e3,
+            "mb" | "m" => 1e6,
+            "gb" | "g" => 1e9,
+            "tb" | "t" => 1e12,
+            "kib" => 1024.0,
+            "mib" => 1024.0 * 1024.0,
+            "gib" => 1024.0 * 1024.0 * 1024.0,
+            "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+            _ => return Err(ThresholdError::UnknownUnit(unit.trim().to_string())),
+        };
+        let bytes = value * scale;
+        if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+            return Err(ThresholdError::NotASize);
+        }
+        Ok(Threshold::Bytes(bytes.round() as u64))
+    }
+}
+
+/// Which total crossed a gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Total {
+    /// Peak memory.
+    PeakMemory,
+    /// Bytes still live at the end.
+    LeakedBytes,
+}
+
+/// A total that grew by more than a threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Crossed {
+    /// Which total.
+    pub total: Total,
+    /// Its value before.
+    pub before: u64,
+    /// Its value after.
+    pub after: u64,
+    /// The threshold it crossed.
+    pub threshold: Threshold,
+}
+
+impl Diff {
+    /// The first total (peak memory, then leaked bytes) that grew by more than `threshold`; a
+    /// share is of the value before, and a total that did not grow never crosses.
+    pub fn gate(&self, threshold: Threshold) -> Option<Crossed> {
+        let totals = [
+            (Total::PeakMemory, self.before.peak_memory, self.after.peak_memory),
+            (Total::LeakedBytes, self.before.leaked.bytes, self.after.leaked.bytes),
+        ];
+        totals.into_iter().find_map(|(total, before, after)| {
+            let grew = after.saturating_sub(before);
+            let crossed = match threshold {
+                Threshold::Bytes(limit) => grew > limit,
+                Threshold::Percent(pct) => grew > 0 && grew as f64 > before as f64 * pct / 100.0,
+            };
+            crossed.then_some(Crossed { total, before, after, threshold })
+        })
+    }
+}
+
 /// For each node of `after_tree` (a call tree of `after`), the total of the node at the same path
 /// in `before_tree` (a call tree of `before`); paths are compared by portable frame names with
 /// their lines. `None` where `before` has no such path (the stack is new).
@@ -413,5 +522,18 @@ mod tests {
         // Small captures: 1 MiB at least.
         assert_eq!(significant(1000, 500_000), 0);
         assert_eq!(significant(1000, 2 << 20), 1);
+    }
+
+    #[test]
+    fn thresholds_read_sizes_and_shares() {
+        let read = |t: &str| t.parse::<Threshold>();
+        assert_eq!(read("512"), Ok(Threshold::Bytes(512)));
+        assert_eq!(read("10MB"), Ok(Threshold::Bytes(10_000_000)));
+        assert_eq!(read(" 1.5 GiB "), Ok(Threshold::Bytes(1_610_612_736)));
+        assert_eq!(read("5%"), Ok(Threshold::Percent(5.0)));
+        assert_eq!(read("-5%"), Err(ThresholdError::NotAPercentage));
+        assert_eq!(read("lots"), Err(ThresholdError::NotASize));
+        assert_eq!(read("99999999999TB"), Err(ThresholdError::NotASize));
+        assert_eq!(read("5 parsecs"), Err(ThresholdError::UnknownUnit("parsecs".into())));
     }
 }

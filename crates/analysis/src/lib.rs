@@ -39,8 +39,8 @@
 //! assert!(at_peak <= analysis.peak_memory());
 //!
 //! // Still live at the end, and freed right after being allocated.
-//! assert!(analysis.entries(Mode::Leaks, Threads::Split).is_some());
-//! assert!(analysis.entries(Mode::Temporary(1), Threads::Merged).is_some());
+//! assert!(analysis.entries(Mode::Leaks, Threads::Split).is_ok());
+//! assert!(analysis.entries(Mode::Temporary(1), Threads::Merged).is_ok());
 //! # Ok::<(), memreport_format::Error>(())
 //! ```
 #![deny(missing_docs)]
@@ -57,7 +57,7 @@ pub mod stacks;
 pub mod stats;
 pub mod timeline;
 
-pub use analysis::{Analysis, Analyzer, Entry, Mode, Progress, Site, Threads, Usage};
+pub use analysis::{Analysis, Analyzer, Entry, Mode, Progress, Site, Threads, Unavailable, Usage};
 pub use memreport_format as format;
 
 /// Entry points for the criterion benchmarks of this workspace, which need to time the live-heap

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use memreport_format::{Allocator, Header};
 
-use crate::analysis::Analysis;
+use crate::analysis::{Analysis, Unavailable};
 use crate::files::{ModuleKind, ModuleResolver};
 use crate::stacks::{spell, Location, Stacks, NO_STACK};
 use crate::Usage;
@@ -69,12 +69,12 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// The stats of a streaming capture, with the `n` top locations and modules. `None` for an
-    /// aggregated capture, which memray refuses ("Can't compute statistics using a
+    /// The stats of a streaming capture, with the `n` top locations and modules. An aggregated
+    /// capture has none, and memray refuses it too ("Can't compute statistics using a
     /// pre-aggregated capture file.").
-    pub fn compute(analysis: &Analysis, n: usize) -> Option<Stats> {
+    pub fn compute(analysis: &Analysis, n: usize) -> Result<Stats, Unavailable> {
         if analysis.is_aggregated() {
-            return None;
+            return Err(Unavailable::AggregatedStats);
         }
         let stacks = analysis.stacks();
         let per_node = per_node_totals(analysis);
@@ -86,7 +86,7 @@ impl Stats {
         let mut by_count = modules;
         by_count.sort_by_key(|m| Reverse(m.num_allocations));
         by_count.truncate(n);
-        Some(Stats {
+        Ok(Stats {
             total: analysis.total,
             peak_memory: analysis.peak_memory(),
             n_allocation_records: analysis.n_allocation_records(),

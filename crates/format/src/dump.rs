@@ -10,6 +10,40 @@ use std::io::{self, Write};
 
 use crate::header::{FileFormat, Header};
 use crate::record::Record;
+use crate::{Capture, Error, StreamEnd};
+
+/// Why [`write_capture`] stopped.
+#[derive(Debug)]
+pub enum DumpError {
+    /// The capture is corrupt (an error with its offset); what came before it was written.
+    Read(Error),
+    /// The output could not be written.
+    Write(io::Error),
+}
+
+/// Writes a whole capture as `memray parse` does: the header line, then one line per record.
+/// Returns how the stream ended, so the caller can warn about a truncated capture.
+///
+/// memray prints a record's name before its payload, so a record cut by the end of the data
+/// leaves that name on the last line without a newline [quirk]; it is printed the same.
+pub fn write_capture(
+    out: &mut dyn Write,
+    capture: Capture,
+) -> Result<Option<StreamEnd>, DumpError> {
+    let header = capture.header().clone();
+    write_header(out, &header).map_err(DumpError::Write)?;
+    let mut records = capture.records();
+    for record in &mut records {
+        let record = record.map_err(DumpError::Read)?;
+        write_record(out, &header, &record).map_err(DumpError::Write)?;
+    }
+    if let Some(StreamEnd::Truncated(t)) = records.end() {
+        if let Some(prefix) = t.partial_record_type.and_then(|b| partial_prefix(&header, b)) {
+            out.write_all(prefix.as_bytes()).map_err(DumpError::Write)?;
+        }
+    }
+    Ok(records.end())
+}
 
 /// glibc's `%p`: `(nil)` for 0, else `0x` and lower-case hex.
 struct Ptr(u64);

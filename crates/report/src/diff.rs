@@ -4,7 +4,8 @@
 use std::io::{self, Write};
 
 use memreport_analysis::diff::{
-    Change, Diff, LocationDiff, Movement, Note, Side, Status, SIGNIFICANT_BYTES, SIGNIFICANT_SHARE,
+    Change, Crossed, Diff, LocationDiff, Movement, Note, Side, Status, Threshold, Total,
+    SIGNIFICANT_BYTES, SIGNIFICANT_SHARE,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -69,6 +70,25 @@ pub fn reason_text(diff: &Diff) -> String {
         }
     }
     text
+}
+
+/// The line a crossed `--fail-on-increase` gate prints: `peak memory grew by 1.6 MiB (134 KiB →
+/// 1.77 MiB), more than 1.00 MiB`.
+pub fn crossed_text(crossed: &Crossed) -> String {
+    let name = match crossed.total {
+        Total::PeakMemory => "peak memory",
+        Total::LeakedBytes => "leaked bytes",
+    };
+    let limit = match crossed.threshold {
+        Threshold::Bytes(limit) => human_size(limit),
+        Threshold::Percent(pct) => format!("{pct}%"),
+    };
+    format!(
+        "{name} grew by {} ({} → {}), more than {limit}",
+        human_size(crossed.after.saturating_sub(crossed.before)),
+        human_size(crossed.before),
+        human_size(crossed.after)
+    )
 }
 
 /// What a note says could not be compared, in one sentence.

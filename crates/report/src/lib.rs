@@ -16,6 +16,7 @@
 //! * [`terminal`] — what may reach a terminal: names from a capture with their control
 //!   characters shown as escapes, and a writer that escapes whatever else would get through.
 //! * [`time`] — timestamps without a time-zone database (UTC, ISO 8601).
+//! * [`unavailable`] — why a view is missing, in words.
 #![deny(missing_docs)]
 
 pub mod diff;
@@ -27,3 +28,4 @@ pub mod terminal;
 pub mod text;
 pub mod time;
 pub mod top;
+pub mod unavailable;

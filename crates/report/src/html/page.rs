@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use askama::Template;
 use memreport_analysis::group::{self, By, CallTree, NodeKind, Shape};
 use memreport_analysis::leaks;
-use memreport_analysis::{Analysis, Mode, Threads, Usage};
+use memreport_analysis::{Analysis, Mode, Threads, Unavailable, Usage};
 
 use super::chart::{max_per_bucket, Chart, Marker, Series, MAX_POINTS};
 use super::flame::{self, FlameGraph, FlameOptions};
@@ -382,7 +382,7 @@ fn flame_section(
     inverted: bool,
     options: FlameOptions<'_>,
     id: &'static str,
-) -> Option<FlameSection> {
+) -> Result<FlameSection, Unavailable> {
     let entries = analysis.entries(mode, threads)?;
     let tree = CallTree::build_with(analysis, &entries, Shape { inverted });
     let whole = match mode {
@@ -438,7 +438,7 @@ fn flame_section(
     } else {
         intro
     };
-    Some(FlameSection { id, heading, intro, note: fold_note(&graph), svg: graph.svg })
+    Ok(FlameSection { id, heading, intro, note: fold_note(&graph), svg: graph.svg })
 }
 
 fn fold_note(graph: &FlameGraph) -> String {
@@ -597,7 +597,8 @@ pub fn write_report(
     // a noticeable share of the render (the leak detector and the two call trees most), so they
     // are built side by side. Each is a pure function of the analysis: the page is the same
     // whatever the scheduling.
-    let flame = |mode, id| flame_section(analysis, mode, Threads::Merged, false, REPORT_FLAME, id);
+    let flame =
+        |mode, id| flame_section(analysis, mode, Threads::Merged, false, REPORT_FLAME, id).ok();
     let (((memory_views, memory_note), (found, curves)), ((peak, leaks), (rows, rows_note))) =
         rayon::join(
             || {
@@ -648,14 +649,14 @@ pub fn write_report(
     render(out, &page)
 }
 
-/// Writes a page with one flame graph. `None` when the view is not available for this capture
+/// Writes a page with one flame graph, or says why the view is not available for this capture
 /// (temporary allocations of an aggregated capture, or not computed by the analysis).
 pub fn write_flamegraph(
     out: &mut dyn Write,
     analysis: &Analysis,
     view: FlamegraphView,
     capture_name: &str,
-) -> Option<io::Result<()>> {
+) -> Result<io::Result<()>, Unavailable> {
     let flame =
         flame_section(analysis, view.mode, view.threads, view.inverted, PAGE_FLAME, "flame")?;
     let page = FlamePage {
@@ -664,7 +665,7 @@ pub fn write_flamegraph(
         header: header(analysis, capture_name, "Flame graph"),
         flame,
     };
-    Some(render(out, &page))
+    Ok(render(out, &page))
 }
 
 fn render(out: &mut dyn Write, page: &impl Template) -> io::Result<()> {

@@ -1,0 +1,207 @@
+//! The command line's grammar: the commands, their options and how they are read (clap).
+//! Parsing of values with meaning (a threshold, a granularity) is the libraries'; this module only
+//! maps them onto the command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use memreport_analysis::diff::Threshold;
+use memreport_analysis::group::By;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "memreport",
+    version,
+    about = "Answers from memray captures: peak, leaks, growth, diffs"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+    /// No progress on stderr.
+    #[arg(long, short, global = true)]
+    pub(crate) quiet: bool,
+    /// Colour: auto (only on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub(crate) color: ColorChoice,
+    /// Work on one thread. By default a capture is decoded on a second thread while this one
+    /// analyses it, the two captures of a diff are read at once, and the views of a report are
+    /// built side by side. The results are the same either way.
+    #[arg(long, global = true)]
+    pub(crate) single_thread: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// How coarse a location is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ByArg {
+    /// function:file:line of the innermost frame.
+    Line,
+    /// function:file.
+    Function,
+    /// The file.
+    File,
+    /// The dotted module name of the file.
+    Module,
+}
+
+impl From<ByArg> for By {
+    fn from(by: ByArg) -> By {
+        match by {
+            ByArg::Line => By::Line,
+            ByArg::Function => By::Function,
+            ByArg::File => By::File,
+            ByArg::Module => By::Module,
+        }
+    }
+}
+
+/// `--fail-on-increase`'s value, read by the analysis crate's parser.
+fn parse_threshold(text: &str) -> Result<Threshold, String> {
+    text.parse().map_err(|e| format!("{e}: {}", text.trim()))
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Header and stream facts: version, format, truncation, counts, threads, times.
+    Info {
+        /// The capture file (.bin).
+        capture: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every record, one per line, in the text of `memray parse` (for diffing against it).
+    Records {
+        /// The capture file (.bin).
+        capture: PathBuf,
+    },
+    /// The numbers of `memray stats`: totals, size histogram, allocators, top locations and
+    /// modules. `--json` keeps memray's key names.
+    Stats {
+        /// The capture file (.bin).
+        capture: PathBuf,
+        /// Print memray's JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// How many top locations and modules to list.
+        #[arg(short = 'n', long = "num-largest", default_value_t = 5)]
+        n: usize,
+    },
+    /// Locations ranked by the bytes they held at the peak (default), still held at the end
+    /// (--leaks), or allocated and freed almost at once (--temporary).
+    Top {
+        /// The capture file (.bin).
+        capture: PathBuf,
+        /// What was still live when the capture ended.
+        #[arg(long, conflicts_with = "temporary")]
+        leaks: bool,
+        /// Allocations freed after at most N other allocations on the same thread (default 1).
+        #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "1")]
+        temporary: Option<u64>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// How many locations to list.
+        #[arg(short = 'n', long = "num-largest", default_value_t = 20)]
+        n: usize,
+        /// How coarse a location is.
+        #[arg(long, value_enum, default_value_t = ByArg::Line)]
+        by: ByArg,
+        /// Keep threads apart.
+        #[arg(long)]
+        split_threads: bool,
+    },
+    /// What was live at the peak (or at the end, with --leaks) as a call tree, outermost frame
+    /// first.
+    Tree {
+        /// The capture file (.bin).
+        capture: PathBuf,
+        /// What was still live when the capture ended.
+        #[arg(long)]
+        leaks: bool,
+        /// Deepest level shown (at most 256).
+        #[arg(long, short, default_value_t = usize::MAX, hide_default_value = true)]
+        depth: usize,
+        /// Fold calls under this share of the total, in percent.
+        #[arg(long, default_value_t = 1.0)]
+        min_share: f64,
+    },
+    /// Is something leaking, where, how fast, and how sure: growth, unbounded containers and
+    /// allocator retention, each with evidence.
+    Leaks {
+        /// The capture file (.bin).
+        capture: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed between two captures, per location: bytes at the peak, leaked and allocated,
+    /// before and after.
+    ///
+    /// Verdict: regression when peak memory or leaked bytes grew by more than 10% and more than
+    /// 1 MiB, or the leak verdict became "leak"; improvement when one fell by that much (or the
+    /// leak verdict stopped being "leak") and nothing grew by that much; no-change otherwise.
+    /// Locations match by function and file (no line numbers, with --by function), with paths
+    /// made portable (site-packages, stdlib and sys.path prefixes dropped).
+    Diff {
+        /// The capture before the change.
+        before: PathBuf,
+        /// The capture after the change.
+        after: PathBuf,
+        /// Also write the diff page (a differential flame graph, both heaps over time, the
+        /// changed locations) to this file.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// How coarse a location is.
+        #[arg(long, value_enum, default_value_t = ByArg::Function)]
+        by: ByArg,
+        /// How many changed locations to list.
+        #[arg(short = 'n', long = "num-largest", default_value_t = 20)]
+        n: usize,
+        /// Exit 1 when peak memory or leaked bytes grew by more than this: bytes (`10MB`,
+        /// `1.5GiB`, `512`) or a share of the value before (`5%`).
+        #[arg(long, value_name = "THRESHOLD", value_parser = parse_threshold)]
+        fail_on_increase: Option<Threshold>,
+    },
+    /// A self-contained HTML flame graph of what was live at the peak (default), still live at
+    /// the end (--leaks), or allocated and freed almost at once (--temporary).
+    Flamegraph {
+        /// The capture file (.bin).
+        capture: PathBuf,
+        /// Where to write the page; `-` for stdout. Default: memreport-flamegraph-NAME.html
+        /// next to the capture.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// What was still live when the capture ended.
+        #[arg(long, conflicts_with = "temporary")]
+        leaks: bool,
+        /// Allocations freed after at most N other allocations on the same thread (default 1).
+        #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "1")]
+        temporary: Option<u64>,
+        /// Put the frames that allocated at the root, their callers below.
+        #[arg(long)]
+        inverted: bool,
+        /// One subtree per thread.
+        #[arg(long)]
+        split_threads: bool,
+    },
+    /// The incident report: one self-contained HTML file with the capture's facts, memory over
+    /// time, flame graphs of the peak and of leaks, and the top locations.
+    Report {
+        /// The capture file (.bin).
+        capture: PathBuf,
+        /// Where to write the report; `-` for stdout. Default: memreport-report-NAME.html next
+        /// to the capture.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
