@@ -13,10 +13,16 @@
 //! the top [`MAX_ROWS`] locations of each view.
 
 pub mod chart;
+mod common;
+mod diff;
 pub mod flame;
-mod page;
+mod flamegraph;
+mod report;
 
-pub use page::{write_diff, write_flamegraph, write_report, FlamegraphView, MAX_ROWS};
+pub use common::MAX_ROWS;
+pub use diff::write_diff;
+pub use flamegraph::{write_flamegraph, FlamegraphView};
+pub use report::write_report;
 
 /// Text escaped for HTML and SVG, in element content and in quoted attributes.
 pub(crate) fn escape(text: &str) -> String {

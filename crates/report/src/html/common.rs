@@ -1,0 +1,221 @@
+//! What every page shares: the inlined style sheet and script, the header with the capture's
+//! facts, the flame-graph section, the size budgets, and rendering a template.
+
+use std::io::{self, Write};
+
+use askama::Template;
+use memreport_analysis::group::{CallTree, NodeKind, Shape};
+use memreport_analysis::{Analysis, Mode, Threads, Unavailable};
+
+use super::flame::{self, FlameGraph, FlameOptions};
+use super::thousands;
+use crate::info::{python_version, warnings};
+use crate::terminal::visible;
+use crate::text::{human_size, percent};
+use crate::time::iso8601_ms;
+
+/// The style sheet and script of every page, kept as real files so editors and linters see them.
+pub(super) const CSS: &str = include_str!("../../assets/report.css");
+pub(super) const JS: &str = include_str!("../../assets/report.js");
+
+/// Locations the table of the report keeps from each view (peak, leaks); the rest is counted.
+pub const MAX_ROWS: usize = 100;
+
+/// Frames of a stack shown in the table; deeper ones are counted.
+pub(super) const MAX_STACK: usize = 32;
+
+/// Longest frame or location shown in the table, in characters.
+pub(super) const MAX_TEXT: usize = 200;
+
+/// Byte budgets of a report: two flame graphs and the table, plus about 100 KB for the rest
+/// (style, script, charts, legend), keep the file under 2 MB whatever the capture.
+pub(super) const REPORT_FLAME: FlameOptions<'static> =
+    FlameOptions { whole: "", max_frames: 1500, max_svg_bytes: 650_000 };
+pub(super) const TABLE_BYTES: usize = 400_000;
+pub(super) const PAGE_FLAME: FlameOptions<'static> =
+    FlameOptions { whole: "", max_frames: 3000, max_svg_bytes: 1_600_000 };
+
+/// A fact of the header.
+pub(super) struct Fact {
+    pub(super) name: &'static str,
+    pub(super) value: String,
+}
+
+/// A flame graph with its heading and what was folded.
+pub(super) struct FlameSection {
+    pub(super) id: &'static str,
+    pub(super) heading: String,
+    pub(super) intro: String,
+    pub(super) svg: String,
+    pub(super) note: String,
+}
+
+/// The parts every page starts with.
+pub(super) struct Header {
+    pub(super) title: String,
+    pub(super) command: String,
+    pub(super) facts: Vec<Fact>,
+    pub(super) warnings: Vec<String>,
+}
+
+pub(super) fn header(analysis: &Analysis, capture_name: &str, what: &str) -> Header {
+    let info = analysis.info();
+    let h = &info.header;
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+    let mut facts = vec![
+        Fact { name: "pid", value: h.pid.to_string() },
+        Fact { name: "started", value: iso8601_ms(h.start_time_ms).replace('T', " ") },
+        Fact { name: "duration", value: format!("{:.3} s", analysis.duration_s()) },
+    ];
+    if let Some(v) = h.python_version {
+        facts.push(Fact { name: "python", value: python_version(v) });
+    }
+    facts.extend([
+        Fact {
+            name: "capture",
+            value: format!(
+                "format {}, {}{}{}",
+                h.version,
+                h.file_format.name().replace('_', " "),
+                if analysis.storage() == memreport_analysis::format::Storage::Lz4 {
+                    ", lz4"
+                } else {
+                    ""
+                },
+                if info.truncated() { ", truncated" } else { "" }
+            ),
+        },
+        Fact { name: "python allocator", value: h.python_allocator.name().to_string() },
+        Fact { name: "python allocators traced", value: yes_no(h.trace_python_allocators) },
+        Fact { name: "native traces", value: yes_no(h.native_traces) },
+        if analysis.is_aggregated() {
+            Fact { name: "aggregated records", value: thousands(info.n_aggregated_records) }
+        } else {
+            Fact { name: "allocation records", value: thousands(info.n_allocation_records) }
+        },
+        Fact { name: "memory samples", value: thousands(info.n_memory_records) },
+        Fact { name: "threads", value: info.threads.len().to_string() },
+        Fact { name: "distinct stacks", value: thousands(info.n_stacks) },
+    ]);
+    let mut warnings = warnings(info);
+    if analysis.is_aggregated() {
+        warnings.push(
+            "aggregated capture (memray run --aggregate): memory over time is kept only for the \
+             whole heap, not per location, and temporary allocations and allocation totals are \
+             not recorded"
+                .to_string(),
+        );
+    }
+    if h.native_traces {
+        warnings.push(
+            "native traces are recorded but not shown: memreport does not symbolize native \
+             frames yet, so stacks are the Python frames only"
+                .to_string(),
+        );
+    }
+    Header {
+        title: format!("{what}: {capture_name}"),
+        command: visible(&h.command_line).into_owned(),
+        facts,
+        warnings,
+    }
+}
+
+pub(super) fn flame_section(
+    analysis: &Analysis,
+    mode: Mode,
+    threads: Threads,
+    inverted: bool,
+    options: FlameOptions<'_>,
+    id: &'static str,
+) -> Result<FlameSection, Unavailable> {
+    let entries = analysis.entries(mode, threads)?;
+    let tree = CallTree::build_with(analysis, &entries, Shape { inverted });
+    let whole = match mode {
+        Mode::Peak => "the peak",
+        Mode::Leaks => "what was still live at the end",
+        Mode::Temporary(_) => "temporary allocations",
+    };
+    let stacks = analysis.stacks();
+    let names = |kind: NodeKind| {
+        let location = match kind {
+            NodeKind::Frame(f) => stacks.frame(f),
+            _ => None,
+        };
+        let thread = match kind {
+            NodeKind::Thread(tid) => stacks.thread_label(tid),
+            _ => String::new(),
+        };
+        flame::frame_name(location, kind, &thread)
+    };
+    let graph = flame::draw(&tree, &names, FlameOptions { whole, ..options });
+    let (heading, intro) = match mode {
+        Mode::Peak => (
+            format!("Live at the peak: {}", human_size(graph.total.bytes)),
+            "What held memory when the heap was at its largest. Each frame is as wide as the \
+             bytes allocated under it and still live at the peak."
+                .to_string(),
+        ),
+        Mode::Leaks => (
+            format!(
+                "{}: {}",
+                if analysis.truncated() {
+                    "Live when the capture ends"
+                } else {
+                    "Still live at the end"
+                },
+                human_size(graph.total.bytes)
+            ),
+            "What was allocated during the run and not freed by its end (memray's leaks view): a \
+             leak only if the verdict above says so. Each frame is as wide as the bytes \
+             allocated under it and still live at the end."
+                .to_string(),
+        ),
+        Mode::Temporary(n) => (
+            format!("Temporary allocations (N = {n}): {}", human_size(graph.total.bytes)),
+            format!(
+                "Allocations freed after at most {n} other allocation{} on the same thread.",
+                if n == 1 { "" } else { "s" }
+            ),
+        ),
+    };
+    let intro = if inverted {
+        format!("{intro} Inverted: the frames that allocated are at the top, their callers below.")
+    } else {
+        intro
+    };
+    Ok(FlameSection { id, heading, intro, note: fold_note(&graph), svg: graph.svg })
+}
+
+pub(super) fn fold_note(graph: &FlameGraph) -> String {
+    if graph.frames == 0 {
+        return String::new();
+    }
+    if graph.folded_frames == 0 {
+        return format!("All {} frames drawn.", thousands(graph.tree_frames as u64));
+    }
+    format!(
+        "{} of {} frames drawn; the {} smallest are folded into grey “other” frames ({}, {} of \
+         the total).",
+        thousands((graph.tree_frames - graph.folded_frames) as u64),
+        thousands(graph.tree_frames as u64),
+        thousands(graph.folded_frames as u64),
+        human_size(graph.folded.bytes),
+        percent(graph.folded.bytes, graph.total.bytes)
+    )
+}
+
+/// Text from a capture as a page shows it: control characters and bidi controls visible as
+/// escapes (HTML escaping is askama's), cut to [`MAX_TEXT`] characters with an ellipsis.
+pub(super) fn shorten(text: &str) -> String {
+    let text = visible(text);
+    if text.chars().count() <= MAX_TEXT {
+        return text.into_owned();
+    }
+    text.chars().take(MAX_TEXT - 1).chain(['…']).collect()
+}
+
+pub(super) fn render(out: &mut dyn Write, page: &impl Template) -> io::Result<()> {
+    let html = page.render().map_err(io::Error::other)?;
+    out.write_all(html.as_bytes())
+}
