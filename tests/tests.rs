@@ -16,6 +16,8 @@ mod corrupt;
 mod cli;
 // House rules: README/CI agreement, module docs, no ignored tests.
 mod tidy;
+// The public surface of the library crates, against golden lists.
+mod api;
 // Round trips through the test-only CaptureBuilder.
 mod synthetic;
 // Peak, leaks, temporary allocations, stats and the timeline against memray.

@@ -713,7 +713,7 @@ struct Item {
 fn merge(items: impl Iterator<Item = Item>, threads: Threads, count_quirk: bool) -> Vec<Entry> {
     let mut items: Vec<Item> = items.collect();
     items.sort_by_key(|i| i.order);
-    let mut index: memreport_format::events::FxHashMap<SiteKey, usize> = Default::default();
+    let mut index: rustc_hash::FxHashMap<SiteKey, usize> = Default::default();
     let mut out: Vec<Entry> = Vec::new();
     for item in items {
         let tid = match threads {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use memreport_format::events::FxHashMap;
+use rustc_hash::FxHashMap;
 
 use crate::analysis::{Analysis, Entry, Site};
 use crate::files::ModuleResolver;

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use memreport_format::events::FxHashMap;
+use rustc_hash::FxHashMap;
 
 /// A live simple block.
 #[derive(Debug, Clone, Copy)]

@@ -47,8 +47,8 @@
 
 use std::collections::BTreeMap;
 
-use memreport_format::events::FxHashMap;
 use memreport_format::Allocator;
+use rustc_hash::FxHashMap;
 
 use crate::analysis::Analysis;
 use crate::files::ModuleResolver;

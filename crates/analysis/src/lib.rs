@@ -58,7 +58,13 @@ pub mod stats;
 pub mod timeline;
 
 pub use analysis::{Analysis, Analyzer, Entry, Mode, Progress, Site, Threads, Unavailable, Usage};
-pub use memreport_format as format;
+/// The format crate's types that appear in this crate's answers (a capture's header, how its
+/// stream ended, the allocator of a row, the errors of a pass), so that an embedder needs this
+/// crate alone. The records themselves stay in `memreport-format`.
+pub use memreport_format::{
+    Allocator, Capture, Error, ErrorKind, FileFormat, Header, PythonAllocator, Storage, StreamEnd,
+    Truncation,
+};
 
 /// Entry points for the criterion benchmarks of this workspace, which need to time the live-heap
 /// replay apart from decoding. Not part of the API: hidden, and free to change.

@@ -10,8 +10,9 @@
 
 use std::collections::VecDeque;
 
-use memreport_format::events::{AllocationEvent, FxHashMap};
+use memreport_format::events::AllocationEvent;
 use memreport_format::AllocatorKind;
+use rustc_hash::FxHashMap;
 
 use crate::heap::{Block, Change, LiveHeap};
 use crate::timeline::{Sample, Series, SeriesPoint, Tick, Ticks, Timeline};

@@ -25,7 +25,7 @@ pub enum DumpError {
 /// Returns how the stream ended, so the caller can warn about a truncated capture.
 ///
 /// memray prints a record's name before its payload, so a record cut by the end of the data
-/// leaves that name on the last line without a newline [quirk]; it is printed the same.
+/// leaves that name on the last line without a newline \[quirk\]; it is printed the same.
 pub fn write_capture(
     out: &mut dyn Write,
     capture: Capture,

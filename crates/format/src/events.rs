@@ -10,57 +10,15 @@
 //! Memory stays proportional to the number of distinct frames, stacks and native nodes; nothing is
 //! kept per event.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::Header;
 use crate::linetable::{self, CharSignedness};
 use crate::record::{AggregatedAllocation, Allocator, CodeObject, Record};
 use crate::records::{Records, StreamEnd};
-
-/// A fast non-cryptographic hasher for integer keys (the Fx hash of rustc).
-#[derive(Default, Clone, Copy)]
-pub struct FxHasher {
-    hash: u64,
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.write_u64(u64::from(i));
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.write_u64(u64::from(i));
-    }
-
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
-/// A `HashMap` with [`FxHasher`].
-pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// A Python source location: `(function, filename, lineno)`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -235,7 +193,7 @@ impl StackTables {
     }
 
     /// The source location of every frame, in frame-id order. Each code object's line table is
-    /// decoded once ([`linetable::LineIndex`]), so a function with many distinct lines costs its
+    /// decoded once (a line index per code object), so a function with many distinct lines costs its
     /// table once rather than once per line.
     pub fn all_locations(&self) -> Vec<Location> {
         let mut indexes: FxHashMap<u64, linetable::LineIndex> = FxHashMap::default();

@@ -44,7 +44,7 @@ pub mod dump;
 mod error;
 pub mod events;
 mod header;
-pub mod linetable;
+mod linetable;
 mod record;
 mod records;
 mod source;
@@ -57,6 +57,7 @@ use std::path::Path;
 
 pub use error::{Error, ErrorKind, Result};
 pub use header::{FileFormat, Header, PythonAllocator, MAX_VERSION, MIN_VERSION};
+pub use linetable::CharSignedness;
 pub use record::{
     AggregatedAllocation, Allocation, Allocator, AllocatorKind, CodeObject, LegacyFrame, Record,
 };

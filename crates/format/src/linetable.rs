@@ -19,7 +19,7 @@ pub enum CharSignedness {
 /// The line of `instruction_offset` in a code object's line table.
 ///
 /// `python_version` is the header's `PY_VERSION_HEX`; `firstlineno` is `co_firstlineno`.
-pub fn line_number(
+pub(crate) fn line_number(
     python_version: u32,
     table: &[u8],
     firstlineno: i32,
@@ -134,7 +134,7 @@ fn lnotab(table: &[u8], firstlineno: i32, offset: i32, chars: CharSignedness) ->
 /// exceeds an offset exactly where the scan stops), so a lookup is a partition point. Runs of
 /// entries with the same line keep only their last bound, which answers every offset alike.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LineIndex {
+pub(crate) struct LineIndex {
     /// Where the offset is measured: 0 = code units (3.11+), 1 = doubled code units (3.10),
     /// 2 = bytes (≤ 3.9).
     scale: u8,
@@ -145,7 +145,12 @@ pub struct LineIndex {
 
 impl LineIndex {
     /// Decodes `table` with the decoder [`line_number`] would choose.
-    pub fn new(python_version: u32, table: &[u8], firstlineno: i32, chars: CharSignedness) -> Self {
+    pub(crate) fn new(
+        python_version: u32,
+        table: &[u8],
+        firstlineno: i32,
+        chars: CharSignedness,
+    ) -> Self {
         let mut index = LineIndex::default();
         if table.is_empty() {
             return index;
@@ -161,7 +166,7 @@ impl LineIndex {
     }
 
     /// The line of `instruction_offset`: the same as [`line_number`] on the same table.
-    pub fn line(&self, instruction_offset: i32) -> i32 {
+    pub(crate) fn line(&self, instruction_offset: i32) -> i32 {
         if instruction_offset < 0 {
             return 0;
         }

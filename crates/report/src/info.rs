@@ -2,8 +2,8 @@
 
 use std::io::{self, Write};
 
-use memreport_analysis::format::{Storage, StreamEnd};
 use memreport_analysis::info::{CaptureInfo, ThreadInfo};
+use memreport_analysis::{Storage, StreamEnd};
 use serde_json::{json, Value};
 
 use crate::terminal::visible;

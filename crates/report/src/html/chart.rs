@@ -8,7 +8,7 @@ use super::escape;
 use crate::text::human_size;
 
 /// Points a chart draws at most per line; more samples are merged into buckets.
-pub const MAX_POINTS: usize = 720;
+pub(super) const MAX_POINTS: usize = 720;
 
 const WIDTH: f64 = 960.0;
 const HEIGHT: f64 = 280.0;
@@ -19,7 +19,7 @@ const BOTTOM: f64 = 34.0;
 
 /// One line of a chart.
 #[derive(Debug, Clone)]
-pub struct Series {
+pub(super) struct Series {
     /// Name in the legend and read-out.
     pub label: String,
     /// One value per time of the chart.
@@ -28,7 +28,7 @@ pub struct Series {
 
 /// A point to point out: the peak.
 #[derive(Debug, Clone)]
-pub struct Marker {
+pub(super) struct Marker {
     /// Seconds from the start.
     pub t: f64,
     /// Bytes.
@@ -39,7 +39,7 @@ pub struct Marker {
 
 /// A chart: lines over a shared time axis.
 #[derive(Debug, Clone)]
-pub struct Chart {
+pub(super) struct Chart {
     /// Seconds from the start of the capture, ascending, one per value of each series.
     pub times: Vec<f64>,
     /// The lines; each is drawn in the colour of its index (`s0`, `s1`, … in the style sheet).
@@ -58,7 +58,7 @@ pub struct Chart {
 /// each bucket the largest value of each column (and the time of the largest first column), so
 /// that a spike shorter than a bucket still shows at its full height. memray keeps every k-th
 /// sample instead and loses such spikes.
-pub fn max_per_bucket<const N: usize>(
+pub(super) fn max_per_bucket<const N: usize>(
     samples: &[(f64, [u64; N])],
     t_end: f64,
     buckets: usize,
@@ -125,7 +125,7 @@ fn seconds(t: f64) -> String {
 
 impl Chart {
     /// The chart as an SVG element followed by its points as JSON (for the read-out).
-    pub fn render(&self) -> String {
+    pub(super) fn render(&self) -> String {
         let plot_w = WIDTH - LEFT - RIGHT;
         let plot_h = HEIGHT - TOP - BOTTOM;
         let t_end = self.t_end.max(self.times.last().copied().unwrap_or(0.0)).max(1e-3);

@@ -77,11 +77,7 @@ pub(super) fn header(analysis: &Analysis, capture_name: &str, what: &str) -> Hea
                 "format {}, {}{}{}",
                 h.version,
                 h.file_format.name().replace('_', " "),
-                if analysis.storage() == memreport_analysis::format::Storage::Lz4 {
-                    ", lz4"
-                } else {
-                    ""
-                },
+                if analysis.storage() == memreport_analysis::Storage::Lz4 { ", lz4" } else { "" },
                 if info.truncated() { ", truncated" } else { "" }
             ),
         },

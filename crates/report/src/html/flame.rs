@@ -31,7 +31,7 @@ use crate::text::human_size;
 
 /// Frames deeper than this are folded into their ancestor's "other" frame. memray cuts stacks at
 /// 400 frames; 256 is already 4,000 pixels of graph.
-pub const MAX_DEPTH: usize = 256;
+pub(super) const MAX_DEPTH: usize = 256;
 
 /// Longest name or path drawn, in characters; longer ones are cut with an ellipsis.
 const MAX_NAME: usize = 160;
@@ -45,7 +45,7 @@ const ROW: usize = 16;
 
 /// How to draw one flame graph.
 #[derive(Debug, Clone, Copy)]
-pub struct FlameOptions<'a> {
+pub(super) struct FlameOptions<'a> {
     /// What the root stands for, for tooltips: "live at the peak", "leaked", ….
     pub whole: &'a str,
     /// Frames to keep before folding into "other" (the first try).
@@ -56,7 +56,7 @@ pub struct FlameOptions<'a> {
 
 /// A drawn flame graph.
 #[derive(Debug, Clone)]
-pub struct FlameGraph {
+pub(super) struct FlameGraph {
     /// The inline SVG (no XML declaration), one frame per line.
     pub svg: String,
     /// Frames drawn, the root and "other" frames included.
@@ -101,7 +101,7 @@ struct Drawn {
 
 /// How the frames of a graph are named and, for a differential graph, coloured and described.
 /// A closure from [`NodeKind`] to a name is the plain case.
-pub trait Frames {
+pub(super) trait Frames {
     /// The frame's name (see [`frame_name`]).
     fn name(&self, kind: NodeKind) -> String;
     /// A fill colour replacing inferno's for node `id` of the tree.
@@ -121,10 +121,10 @@ impl<F: Fn(NodeKind) -> String> Frames for F {
 }
 
 /// The naming (and colouring) of a graph's frames.
-pub type Names<'a> = &'a dyn Frames;
+pub(super) type Names<'a> = &'a dyn Frames;
 
 /// Draws the flame graph of a call tree, naming nodes with `names`.
-pub fn draw(tree: &CallTree, names: Names<'_>, options: FlameOptions<'_>) -> FlameGraph {
+pub(super) fn draw(tree: &CallTree, names: Names<'_>, options: FlameOptions<'_>) -> FlameGraph {
     let mut budget = options.max_frames.max(1);
     loop {
         // Folding is cheap and its size estimate close, so the budget is settled before inferno
@@ -564,7 +564,11 @@ fn clean(name: &str) -> String {
 /// How a flame graph names a frame: `function (file:line)`, so that the name alone says where
 /// it is; `thread LABEL` for threads; `all` for the root. Names are cut at `MAX_NAME`
 /// characters when drawn.
-pub fn frame_name(location: Option<&Location>, kind: NodeKind, thread_label: &str) -> String {
+pub(super) fn frame_name(
+    location: Option<&Location>,
+    kind: NodeKind,
+    thread_label: &str,
+) -> String {
     match (kind, location) {
         (NodeKind::Root, _) => "all".to_string(),
         (NodeKind::Thread(_), _) => format!("thread {thread_label}"),

@@ -9,13 +9,13 @@
 //! clock or iterates a hash map.
 //!
 //! Size: a page stays under 2 MB whatever the capture, because flame graphs fold their long tail
-//! ([`flame`]), charts merge samples into at most [`chart::MAX_POINTS`] buckets and the table keeps
+//! (`flame.rs`), charts merge samples into at most 720 points (`chart::MAX_POINTS`) and the table keeps
 //! the top [`MAX_ROWS`] locations of each view.
 
-pub mod chart;
+mod chart;
 mod common;
 mod diff;
-pub mod flame;
+mod flame;
 mod flamegraph;
 mod report;
 
