@@ -92,6 +92,21 @@ pub(crate) fn check_golden(path: &Path, actual: &[u8]) -> Option<String> {
     Some(format!("{} differs (actual output: {})", path.display(), actual_path.display()))
 }
 
+/// A page with its inlined style sheet and script replaced by their file names, for golden files
+/// that test what the page says, not the assets every page repeats. Panics unless the page inlines
+/// each asset exactly once and byte for byte, so the assets are still tested, once.
+pub(crate) fn without_assets(html: &str) -> String {
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/report/assets");
+    let mut page = html.to_string();
+    for (file, open) in [("report.css", "<style>\n"), ("report.js", "<script>\n")] {
+        let asset = std::fs::read_to_string(assets.join(file)).unwrap();
+        let inlined = format!("{open}{asset}");
+        assert_eq!(page.matches(&inlined).count(), 1, "the page inlines {file} once, whole");
+        page = page.replace(&inlined, &format!("{open}/* crates/report/assets/{file} */"));
+    }
+    page
+}
+
 /// Panics with all collected failures, and the instruction to bless.
 pub(crate) fn finish(failures: Vec<String>) {
     if !failures.is_empty() {
