@@ -151,6 +151,7 @@ fn surface(krate: &str, name: &str) -> String {
 /// public through it (`pub use analysis::{Analysis, …}` makes `Analysis`'s methods public).
 fn reexported(file: &Path, path: &str, statement: &str, text: &str, out: &mut Vec<String>) {
     let Some(rest) = statement.strip_prefix("pub use ") else { return };
+    let rest = rest.strip_prefix("self::").unwrap_or(rest);
     let (module, names) = match rest.split_once("::") {
         Some((module, names)) => (module, names.trim_end_matches(';')),
         None => return,
