@@ -329,15 +329,25 @@ fn sequential(
     progress: Option<&mut dyn FnMut(Progress)>,
 ) -> (Events, Result<()>) {
     let mut progress = Reporter { report: progress, next: PROGRESS_EVERY };
-    while let Some(event) = events.next() {
-        match event {
-            Ok(event) => sink.event(&event),
-            Err(e) => return (events, Err(e)),
+    // Small batches, so the events are still in the cache when the replay reads them.
+    let mut batch = Vec::with_capacity(SEQUENTIAL_BATCH);
+    loop {
+        batch.clear();
+        let filled = events.fill(&mut batch, SEQUENTIAL_BATCH);
+        for event in &batch {
+            sink.event(event);
         }
         progress.at(events.counts().records, || events.offset());
+        match filled {
+            Ok(true) => {}
+            Ok(false) => return (events, Ok(())),
+            Err(e) => return (events, Err(e)),
+        }
     }
-    (events, Ok(()))
 }
+
+/// Events decoded at a time by the sequential pass.
+const SEQUENTIAL_BATCH: usize = 256;
 
 /// Calls the progress callback once every [`PROGRESS_EVERY`] records.
 struct Reporter<'p> {
@@ -393,22 +403,10 @@ fn pipelined(
             loop {
                 let mut buffer = empty_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
                 buffer.clear();
-                let mut error = None;
-                let mut done = false;
-                while buffer.len() < BATCH {
-                    match events.next() {
-                        Some(Ok(event)) => buffer.push(event),
-                        Some(Err(e)) => {
-                            error = Some(e);
-                            done = true;
-                            break;
-                        }
-                        None => {
-                            done = true;
-                            break;
-                        }
-                    }
-                }
+                let (done, error) = match events.fill(&mut buffer, BATCH) {
+                    Ok(more) => (!more, None),
+                    Err(e) => (true, Some(e)),
+                };
                 let batch = Batch {
                     events: buffer,
                     records: events.counts().records,

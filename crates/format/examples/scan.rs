@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p memreport-format --example scan -- lz4 CAPTURE      # decompression only
 //! cargo run --release -p memreport-format --example scan -- records CAPTURE  # + record decoding
-//! cargo run --release -p memreport-format --example scan -- events CAPTURE   # + stacks
+//! cargo run --release -p memreport-format --example scan -- events CAPTURE   # + stacks, in batches
 //! ```
 //!
 //! Prints what it read, so the work cannot be optimised away and the counts can be checked.
@@ -63,9 +63,15 @@ fn run(level: &str, path: &str) -> Result<String, String> {
             let (header, records) = Capture::open(path).map_err(|e| e.to_string())?.into_parts();
             let mut events = Events::new(header, records);
             let mut n = 0u64;
-            for event in events.by_ref() {
-                event.map_err(|e| e.to_string())?;
-                n += 1;
+            // In batches, as the analysis pass reads them.
+            let mut batch = Vec::with_capacity(2048);
+            loop {
+                batch.clear();
+                let more = events.fill(&mut batch, 2048).map_err(|e| e.to_string())?;
+                n += batch.len() as u64;
+                if !more {
+                    break;
+                }
             }
             Ok(format!("{n} events, {} stacks", events.tables().n_nodes() - 1))
         }

@@ -17,8 +17,8 @@ use rustc_hash::FxHashMap;
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::Header;
 use crate::linetable::{self, CharSignedness};
-use crate::record::{AggregatedAllocation, Allocator, CodeObject, Record};
-use crate::records::{Records, StreamEnd};
+use crate::record::{AggregatedAllocation, Allocation, Allocator, CodeObject, Record};
+use crate::records::{Hot, Records, StreamEnd};
 
 /// A Python source location: `(function, filename, lineno)`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -68,11 +68,14 @@ pub struct StackTables {
     code_objects: FxHashMap<u64, CodeObject>,
     frames: Vec<FrameKey>,
     frame_ids: FxHashMap<FrameKey, u32>,
+    /// Frames of code objects with ids below 2³¹, by `id << 33 | offset << 1 | entry`.
+    code_frame_ids: FxHashMap<u64, u32>,
     /// v8–v11 frame ids as written in the file → index into `frames`.
     legacy_frame_ids: FxHashMap<u64, u32>,
     legacy_locations: Vec<Location>,
     nodes: Vec<TraceNode>,
-    children: FxHashMap<(u32, u32), u32>,
+    /// `(parent << 32) | frame` → child node: one word to hash per FRAME_PUSH.
+    children: FxHashMap<u64, u32>,
     native_nodes: Vec<(u64, u64)>,
     generations: Vec<Vec<Image>>,
     thread_names: BTreeMap<u64, String>,
@@ -87,6 +90,7 @@ impl StackTables {
             code_objects: FxHashMap::default(),
             frames: Vec::new(),
             frame_ids: FxHashMap::default(),
+            code_frame_ids: FxHashMap::default(),
             legacy_frame_ids: FxHashMap::default(),
             legacy_locations: Vec::new(),
             nodes: vec![TraceNode { frame: u32::MAX, parent: 0 }],
@@ -99,6 +103,23 @@ impl StackTables {
     }
 
     fn register_frame(&mut self, key: FrameKey) -> u32 {
+        // Nearly every frame is a code object with a small id: its key packs into one word,
+        // which is cheaper to hash and compare than the enum (the registry is probed once per
+        // FRAME_PUSH).
+        if let FrameKey::Code { code_object_id, instruction_offset, is_entry_frame } = key {
+            if code_object_id < 1 << 31 {
+                let packed = code_object_id << 33
+                    | u64::from(instruction_offset as u32) << 1
+                    | u64::from(is_entry_frame);
+                if let Some(&id) = self.code_frame_ids.get(&packed) {
+                    return id;
+                }
+                let id = self.frames.len() as u32;
+                self.frames.push(key);
+                self.code_frame_ids.insert(packed, id);
+                return id;
+            }
+        }
         if let Some(&id) = self.frame_ids.get(&key) {
             return id;
         }
@@ -111,12 +132,13 @@ impl StackTables {
     /// memray's `FrameTree::getTraceIndex`: the child of `parent` for `frame`, created on demand.
     #[inline]
     fn child(&mut self, parent: u32, frame: u32) -> u32 {
-        if let Some(&node) = self.children.get(&(parent, frame)) {
+        let key = u64::from(parent) << 32 | u64::from(frame);
+        if let Some(&node) = self.children.get(&key) {
             return node;
         }
         let node = self.nodes.len() as u32;
         self.nodes.push(TraceNode { frame, parent });
-        self.children.insert((parent, frame), node);
+        self.children.insert(key, node);
         node
     }
 
@@ -481,33 +503,8 @@ impl Events {
         self.counts.records += 1;
         match record {
             Record::Allocation(a) => {
-                let index = self.counts.allocation_records;
-                self.counts.allocation_records += 1;
-                let legacy = !self.header.has_modern_records();
-                let generation = self.tables.n_generations();
-                let (tid, state) = self.thread(offset)?;
-                let top = state.top();
-                // memray drops stack data for deallocations (spec §2.3), even when the record
-                // carries a native id (MUNMAP). v8–v11: a record without native id has segment
-                // generation 0.
-                let (python_node, native_node, generation) = if a.allocator.is_deallocator() {
-                    (0, 0, 0)
-                } else if legacy && a.native_frame_id.is_none() {
-                    (top, 0, 0)
-                } else {
-                    (top, a.native_frame_id.unwrap_or(0), generation)
-                };
-                let event = AllocationEvent {
-                    index,
-                    tid,
-                    address: a.address,
-                    size: a.size,
-                    allocator: a.allocator,
-                    python_node,
-                    native_node,
-                    generation,
-                };
-                Ok(Some(Event::Allocation(event)))
+                let (tid, _) = self.thread(offset)?;
+                Ok(Some(Event::Allocation(self.allocation_event(a, tid))))
             }
             Record::FramePush { code_object_id, instruction_offset, is_entry_frame } => {
                 let frame = self.tables.register_frame(FrameKey::Code {
@@ -658,7 +655,10 @@ impl Events {
                 let (frame, parent) = (frame as u32, parent_index as u32);
                 let node = self.tables.nodes.len() as u32;
                 self.tables.nodes.push(TraceNode { frame, parent });
-                self.tables.children.entry((parent, frame)).or_insert(node);
+                self.tables
+                    .children
+                    .entry(u64::from(parent) << 32 | u64::from(frame))
+                    .or_insert(node);
                 Ok(None)
             }
             Record::SurvivingObject { .. } => {
@@ -686,6 +686,81 @@ impl Events {
             self.tables.frames.push(FrameKey::Legacy { index, is_entry_frame });
             self.tables.legacy_frame_ids.insert(file_id, frame);
         }
+    }
+
+    /// The event of an ALLOCATION record of thread `tid` (the current one).
+    #[inline]
+    fn allocation_event(&mut self, a: Allocation, tid: u64) -> AllocationEvent {
+        let index = self.counts.allocation_records;
+        self.counts.allocation_records += 1;
+        let legacy = !self.header.has_modern_records();
+        let generation = self.tables.n_generations();
+        let top = self.current.top();
+        // memray drops stack data for deallocations (spec §2.3), even when the record carries a
+        // native id (MUNMAP). v8–v11: a record without native id has segment generation 0.
+        let (python_node, native_node, generation) = if a.allocator.is_deallocator() {
+            (0, 0, 0)
+        } else if legacy && a.native_frame_id.is_none() {
+            (top, 0, 0)
+        } else {
+            (top, a.native_frame_id.unwrap_or(0), generation)
+        };
+        AllocationEvent {
+            index,
+            tid,
+            address: a.address,
+            size: a.size,
+            allocator: a.allocator,
+            python_node,
+            native_node,
+            generation,
+        }
+    }
+
+    /// Appends events to `out` until it holds `max` of them or the stream ends, and says whether
+    /// more may follow. An error ends the stream after the events that came before it, as
+    /// [`Iterator::next`] would give them; it is returned once, and then nothing more.
+    ///
+    /// This is the pass's hot loop: the three records that make up nearly all of a v12+ body
+    /// (ALLOCATION, FRAME_PUSH, FRAME_POP) are taken straight from the window and handled here,
+    /// without the general [`Record`] and its dispatch; everything else goes through `next`.
+    pub fn fill(&mut self, out: &mut Vec<Event>, max: usize) -> Result<bool> {
+        while out.len() < max {
+            if let Some(tid) = self.current_tid.filter(|_| !self.failed) {
+                let offset = self.records.offset();
+                if let Some(hot) = self.records.next_hot_raw() {
+                    self.counts.records += 1;
+                    match hot {
+                        Hot::Allocation(a) => {
+                            let event = self.allocation_event(a, tid);
+                            out.push(Event::Allocation(event));
+                        }
+                        Hot::Push { code_object_id, instruction_offset, is_entry_frame } => {
+                            let frame = self.tables.register_frame(FrameKey::Code {
+                                code_object_id,
+                                instruction_offset,
+                                is_entry_frame,
+                            });
+                            self.push(frame, offset)?;
+                        }
+                        Hot::Pop { count } => {
+                            if u32::from(count) > self.current.depth {
+                                self.failed = true;
+                                return Err(self.corrupt(ErrorKind::StackUnderflow, offset));
+                            }
+                            self.current.depth -= u32::from(count);
+                        }
+                    }
+                    continue;
+                }
+            }
+            match self.next() {
+                Some(Ok(event)) => out.push(event),
+                Some(Err(e)) => return Err(e),
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
     }
 
     fn push(&mut self, frame: u32, offset: u64) -> Result<()> {

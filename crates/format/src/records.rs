@@ -270,10 +270,22 @@ impl Records {
     }
 
     /// The next record, when it is one of the hot records of a v12+ streaming body and whole in
-    /// the window; `None` leaves everything as it was for [`Iterator::next`]. Inlined into the
-    /// event reader so that the hot records never travel through the general `Record` return.
+    /// the window; `None` leaves everything as it was for [`Iterator::next`].
     #[inline(always)]
     pub(crate) fn next_hot(&mut self) -> Option<Record> {
+        Some(match self.next_hot_raw()? {
+            Hot::Allocation(a) => Record::Allocation(a),
+            Hot::Push { code_object_id, instruction_offset, is_entry_frame } => {
+                Record::FramePush { code_object_id, instruction_offset, is_entry_frame }
+            }
+            Hot::Pop { count } => Record::FramePop { count },
+        })
+    }
+
+    /// [`Records::next_hot`] without the general [`Record`]: the event reader's hot loop takes
+    /// these three shapes straight from the window.
+    #[inline(always)]
+    pub(crate) fn next_hot_raw(&mut self) -> Option<Hot> {
         if self.hot_path
             && self.layout == Layout::Streaming
             && self.segments_left == 0
@@ -295,7 +307,7 @@ impl Records {
     /// record exactly as it would have. `tests::hot_path_matches_general_parser` checks that both
     /// paths agree record by record.
     #[inline(always)]
-    fn hot_streaming_record(&mut self) -> Option<Record> {
+    fn hot_streaming_record(&mut self) -> Option<Hot> {
         let avail = self.stream.available();
         if avail.len() < HOT_RECORD_MAX {
             return None;
@@ -335,17 +347,17 @@ impl Records {
             if let Some(id) = native_frame_id {
                 self.regs.last_native_id = id;
             }
-            Record::Allocation(Allocation { address, size, allocator, native_frame_id })
+            Hot::Allocation(Allocation { address, size, allocator, native_frame_id })
         } else if t & 0x40 != 0 {
             let code_object_id = take(&mut rest, wire::uvarint)?;
             let offset = take(&mut rest, wire::svarint)?;
-            Record::FramePush {
+            Hot::Push {
                 code_object_id,
                 instruction_offset: offset as i32,
                 is_entry_frame: t & 1 != 0,
             }
         } else if t & 0x30 == 0x10 {
-            Record::FramePop { count: (t & 0x0f) + 1 }
+            Hot::Pop { count: (t & 0x0f) + 1 }
         } else {
             return None;
         };
@@ -400,6 +412,13 @@ impl Iterator for Records {
         let lz4 = self.stream.is_lz4();
         self.step().map(|r| r.map_err(|e| e.of_lz4(lz4)))
     }
+}
+
+/// The three records of the hot path, as [`Records::next_hot_raw`] gives them.
+pub(crate) enum Hot {
+    Allocation(Allocation),
+    Push { code_object_id: u64, instruction_offset: i32, is_entry_frame: bool },
+    Pop { count: u8 },
 }
 
 /// The longest ALLOCATION record: type byte, address delta (10), allocator byte, native delta
@@ -819,5 +838,53 @@ mod tests {
             hot_records += general.len();
         }
         assert!(hot_records > 1_000_000, "only {hot_records} records compared");
+    }
+
+    /// Every event, error and end, as text, through `Events::fill` in batches of `batch` (or
+    /// through `Iterator::next` for 0).
+    fn events(path: &Path, batch: usize) -> Vec<String> {
+        let capture = match Capture::open(path) {
+            Ok(c) => c,
+            Err(e) => return vec![format!("{e:?}")],
+        };
+        let (header, records) = capture.into_parts();
+        let mut events = crate::events::Events::new(header, records);
+        let mut out: Vec<String> = Vec::new();
+        if batch == 0 {
+            out.extend(events.by_ref().map(|e| format!("{e:?}")));
+        } else {
+            let mut buffer = Vec::new();
+            loop {
+                buffer.clear();
+                let filled = events.fill(&mut buffer, batch);
+                out.extend(buffer.iter().map(|e| format!("{:?}", Ok::<_, ()>(e))));
+                match filled {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        out.push(format!("{:?}", Err::<(), _>(e)));
+                        // Nothing more after an error.
+                        assert_eq!(events.fill(&mut buffer, batch).ok(), Some(false));
+                        break;
+                    }
+                }
+            }
+        }
+        out.push(format!("{:?} at {} {:?}", events.end(), events.offset(), events.counts()));
+        out
+    }
+
+    #[test]
+    fn batched_events_match_one_at_a_time() {
+        for path in captures() {
+            let one = events(&path, 0);
+            for batch in [3, 2048] {
+                let batched = events(&path, batch);
+                assert_eq!(one.len(), batched.len(), "{} batch {batch}", path.display());
+                for (i, (a, b)) in one.iter().zip(&batched).enumerate() {
+                    assert_eq!(a, b, "{} batch {batch} item {i}", path.display());
+                }
+            }
+        }
     }
 }
