@@ -441,6 +441,39 @@ impl ThreadState {
     }
 }
 
+/// Where the stream stands when an allocation is read: its index among the allocations, the
+/// segment generation and the current thread's stack.
+#[derive(Clone, Copy)]
+struct Here {
+    index: u64,
+    generation: u32,
+    top: u32,
+}
+
+/// The event of an ALLOCATION record.
+#[inline(always)]
+fn allocation_event(a: Allocation, tid: u64, at: Here, legacy: bool) -> AllocationEvent {
+    // memray drops stack data for deallocations (spec §2.3), even when the record carries a
+    // native id (MUNMAP). v8–v11: a record without native id has segment generation 0.
+    let (python_node, native_node, generation) = if a.allocator.is_deallocator() {
+        (0, 0, 0)
+    } else if legacy && a.native_frame_id.is_none() {
+        (at.top, 0, 0)
+    } else {
+        (at.top, a.native_frame_id.unwrap_or(0), at.generation)
+    };
+    AllocationEvent {
+        index: at.index,
+        tid,
+        address: a.address,
+        size: a.size,
+        allocator: a.allocator,
+        python_node,
+        native_node,
+        generation,
+    }
+}
+
 /// The event stream of a capture.
 pub struct Events {
     header: Header,
@@ -731,30 +764,14 @@ impl Events {
     /// The event of an ALLOCATION record of thread `tid` (the current one).
     #[inline]
     fn allocation_event(&mut self, a: Allocation, tid: u64) -> AllocationEvent {
-        let index = self.counts.allocation_records;
-        self.counts.allocation_records += 1;
         let legacy = !self.header.has_modern_records();
-        let generation = self.tables.n_generations();
-        let top = self.current.top();
-        // memray drops stack data for deallocations (spec §2.3), even when the record carries a
-        // native id (MUNMAP). v8–v11: a record without native id has segment generation 0.
-        let (python_node, native_node, generation) = if a.allocator.is_deallocator() {
-            (0, 0, 0)
-        } else if legacy && a.native_frame_id.is_none() {
-            (top, 0, 0)
-        } else {
-            (top, a.native_frame_id.unwrap_or(0), generation)
+        let at = Here {
+            index: self.counts.allocation_records,
+            generation: self.tables.n_generations(),
+            top: self.current.top(),
         };
-        AllocationEvent {
-            index,
-            tid,
-            address: a.address,
-            size: a.size,
-            allocator: a.allocator,
-            python_node,
-            native_node,
-            generation,
-        }
+        self.counts.allocation_records += 1;
+        allocation_event(a, tid, at, legacy)
     }
 
     /// Appends events to `out` until it holds `max` of them or the stream ends, and says whether
@@ -765,15 +782,26 @@ impl Events {
     /// (ALLOCATION, FRAME_PUSH, FRAME_POP) are taken straight from the window and handled here,
     /// without the general [`Record`] and its dispatch; everything else goes through `next`.
     pub fn fill(&mut self, out: &mut Vec<Event>, max: usize) -> Result<bool> {
+        let modern = self.header.has_modern_records();
         while out.len() < max {
-            if let Some(tid) = self.current_tid.filter(|_| !self.failed) {
-                let offset = self.records.offset();
-                if let Some(hot) = self.records.next_hot_raw() {
-                    self.counts.records += 1;
+            if let Some(tid) = self.current_tid.filter(|_| !self.failed && modern) {
+                // The fields the run touches, borrowed apart from the record reader.
+                let (tables, current, counts) =
+                    (&mut self.tables, &mut self.current, &mut self.counts);
+                let generation = tables.n_generations();
+                let mut underflow = None;
+                let decoded = self.records.hot_run(|hot, offset| {
+                    counts.records += 1;
                     match hot {
                         Hot::Allocation(a) => {
-                            let event = self.allocation_event(a, tid);
-                            out.push(Event::Allocation(event));
+                            let at = Here {
+                                index: counts.allocation_records,
+                                generation,
+                                top: current.top(),
+                            };
+                            counts.allocation_records += 1;
+                            out.push(Event::Allocation(allocation_event(a, tid, at, false)));
+                            out.len() < max
                         }
                         Hot::Push { code_object_id, instruction_offset, is_entry_frame } => {
                             let key = FrameKey::Code {
@@ -781,15 +809,24 @@ impl Events {
                                 instruction_offset,
                                 is_entry_frame,
                             };
-                            self.push_code(key, offset)?;
+                            let node = tables.code_child(current.top(), key);
+                            current.stack.push(node);
+                            true
                         }
                         Hot::Pop { count } => {
-                            if !self.current.pop(count) {
-                                self.failed = true;
-                                return Err(self.corrupt(ErrorKind::StackUnderflow, offset));
+                            let popped = current.pop(count);
+                            if !popped {
+                                underflow = Some(offset);
                             }
+                            popped
                         }
                     }
+                });
+                if let Some(offset) = underflow {
+                    self.failed = true;
+                    return Err(self.corrupt(ErrorKind::StackUnderflow, offset));
+                }
+                if decoded > 0 {
                     continue;
                 }
             }

@@ -300,71 +300,50 @@ impl Records {
 
     /// The fast path for the three records that make up nearly all of a v12+ streaming body
     /// (ALLOCATION, FRAME_PUSH, FRAME_POP), taken when the window holds a whole record of any
-    /// of them. It decodes straight from the window into the registers, without the staged
-    /// [`Pending`] changes the general parser needs for records that may be cut. Anything else —
-    /// another record type, a short window, a varint that overflows, an unknown allocator — returns
-    /// `None` before touching any state, and the general parser then reads (or reports) the
-    /// record exactly as it would have. `tests::hot_path_matches_general_parser` checks that both
-    /// paths agree record by record.
+    /// of them. Anything else — another record type, a short window, a varint that overflows, an
+    /// unknown allocator — returns `None` before touching any state, and the general parser then
+    /// reads (or reports) the record exactly as it would have.
+    /// `tests::hot_path_matches_general_parser` checks that both paths agree record by record.
     #[inline(always)]
     fn hot_streaming_record(&mut self) -> Option<Hot> {
         let avail = self.stream.available();
-        if avail.len() < HOT_RECORD_MAX {
-            return None;
-        }
-        let t = avail[0];
-        let mut rest = &avail[1..];
-        let record = if t & 0x80 != 0 {
-            let index = (t >> 3) & 0x0f;
-            let miss = if index == 15 {
-                Some(self.regs.last_ptr.wrapping_add(take(&mut rest, wire::svarint)? as u64))
-            } else {
-                None
-            };
-            let id = if t & 0x07 != 0 {
-                t & 0x07
-            } else {
-                let (&id, after) = rest.split_first()?;
-                rest = after;
-                id
-            };
-            let allocator = Allocator::from_id(id)?;
-            let native_frame_id = if self.native && allocator.has_size() {
-                Some(self.regs.last_native_id.wrapping_add(take(&mut rest, wire::svarint)? as u64))
-            } else {
-                None
-            };
-            let size = if allocator.has_size() { take(&mut rest, wire::uvarint)? } else { 0 };
-            // The whole record is read: only now do the registers change.
-            let address = match miss {
-                Some(shifted) => {
-                    self.regs.last_ptr = shifted;
-                    self.regs.cache_insert(shifted << 3);
-                    shifted << 3
-                }
-                None => self.regs.cached(index),
-            };
-            if let Some(id) = native_frame_id {
-                self.regs.last_native_id = id;
-            }
-            Hot::Allocation(Allocation { address, size, allocator, native_frame_id })
-        } else if t & 0x40 != 0 {
-            let code_object_id = take(&mut rest, wire::uvarint)?;
-            let offset = take(&mut rest, wire::svarint)?;
-            Hot::Push {
-                code_object_id,
-                instruction_offset: offset as i32,
-                is_entry_frame: t & 1 != 0,
-            }
-        } else if t & 0x30 == 0x10 {
-            Hot::Pop { count: (t & 0x0f) + 1 }
-        } else {
-            return None;
-        };
-        let consumed = avail.len() - rest.len();
-        self.stream.consume(consumed);
+        let (hot, used) = decode_hot(avail, &mut self.regs, self.native)?;
+        self.stream.consume(used);
         self.index += 1;
-        Some(record)
+        Some(hot)
+    }
+
+    /// Decodes hot records one after another from the window, handing each to `each` with the
+    /// stream offset where it starts, until `each` says stop (it has then taken that record), the
+    /// window runs short or a record is not a hot one. Returns how many it decoded.
+    ///
+    /// This is the pass's inner loop: the window, the registers and the count stay in locals
+    /// for the whole run, instead of being looked up again for every record.
+    #[inline(always)]
+    pub(crate) fn hot_run(&mut self, mut each: impl FnMut(Hot, u64) -> bool) -> u64 {
+        if !(self.hot_path
+            && self.layout == Layout::Streaming
+            && self.segments_left == 0
+            && self.end.is_none()
+            && !self.failed)
+        {
+            return 0;
+        }
+        let base = self.stream.offset();
+        let avail = self.stream.available();
+        let mut at = 0;
+        let mut n = 0;
+        while let Some((hot, used)) = decode_hot(&avail[at..], &mut self.regs, self.native) {
+            let start = at;
+            at += used;
+            n += 1;
+            if !each(hot, base + start as u64) {
+                break;
+            }
+        }
+        self.stream.consume(at);
+        self.index += n;
+        n
     }
 
     /// SEGMENT records must come exactly `num_segments` at a time after their SEGMENT_HEADER.
@@ -433,6 +412,64 @@ fn take<'a, T>(rest: &mut &'a [u8], parse: fn(&'a [u8]) -> PResult<'a, T>) -> Op
     let (after, value) = parse(rest).ok()?;
     *rest = after;
     Some(value)
+}
+
+/// One hot record (ALLOCATION, FRAME_PUSH or FRAME_POP) from the front of `avail`, with its
+/// length, when `avail` holds at least [`HOT_RECORD_MAX`] bytes. It decodes straight into the
+/// registers, without the staged [`Pending`] changes the general parser needs for records that
+/// may be cut, and changes them only once the whole record is read: `None` leaves them as they
+/// were.
+#[inline(always)]
+fn decode_hot(avail: &[u8], regs: &mut Registers, native: bool) -> Option<(Hot, usize)> {
+    if avail.len() < HOT_RECORD_MAX {
+        return None;
+    }
+    let t = avail[0];
+    let mut rest = &avail[1..];
+    let record = if t & 0x80 != 0 {
+        let index = (t >> 3) & 0x0f;
+        let miss = if index == 15 {
+            Some(regs.last_ptr.wrapping_add(take(&mut rest, wire::svarint)? as u64))
+        } else {
+            None
+        };
+        let id = if t & 0x07 != 0 {
+            t & 0x07
+        } else {
+            let (&id, after) = rest.split_first()?;
+            rest = after;
+            id
+        };
+        let allocator = Allocator::from_id(id)?;
+        let native_frame_id = if native && allocator.has_size() {
+            Some(regs.last_native_id.wrapping_add(take(&mut rest, wire::svarint)? as u64))
+        } else {
+            None
+        };
+        let size = if allocator.has_size() { take(&mut rest, wire::uvarint)? } else { 0 };
+        // The whole record is read: only now do the registers change.
+        let address = match miss {
+            Some(shifted) => {
+                regs.last_ptr = shifted;
+                regs.cache_insert(shifted << 3);
+                shifted << 3
+            }
+            None => regs.cached(index),
+        };
+        if let Some(id) = native_frame_id {
+            regs.last_native_id = id;
+        }
+        Hot::Allocation(Allocation { address, size, allocator, native_frame_id })
+    } else if t & 0x40 != 0 {
+        let code_object_id = take(&mut rest, wire::uvarint)?;
+        let offset = take(&mut rest, wire::svarint)?;
+        Hot::Push { code_object_id, instruction_offset: offset as i32, is_entry_frame: t & 1 != 0 }
+    } else if t & 0x30 == 0x10 {
+        Hot::Pop { count: (t & 0x0f) + 1 }
+    } else {
+        return None;
+    };
+    Some((record, avail.len() - rest.len()))
 }
 
 type Parsed<'a> = PResult<'a, (Record, Pending)>;
