@@ -40,11 +40,13 @@ enum FrameKey {
     Legacy { index: u32, is_entry_frame: bool },
 }
 
-/// The key of a v12+ child: `parent << 32 | code object << 1 | entry flag`, and the offset
-/// (code object ids below 2³¹; larger ones go through the frame registry).
+/// The key of a v12+ child: the parent node, `code object << 1 | entry flag` (code object ids
+/// below 2³¹; larger ones go through the frame registry) and the offset. Three 4-byte words, so
+/// that an entry of the table is 16 bytes and a tree of 100,000 nodes keeps it within 2 MiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct CodeChild {
-    parent_code: u64,
+    parent: u32,
+    code_entry: u32,
     offset: i32,
 }
 
@@ -167,7 +169,8 @@ impl StackTables {
             return self.child(parent, frame);
         }
         let probe = CodeChild {
-            parent_code: u64::from(parent) << 32 | code_object_id << 1 | u64::from(is_entry_frame),
+            parent,
+            code_entry: (code_object_id as u32) << 1 | u32::from(is_entry_frame),
             offset: instruction_offset,
         };
         if let Some(&node) = self.code_children.get(&probe) {
