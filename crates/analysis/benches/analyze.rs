@@ -1,6 +1,7 @@
 //! Analysis throughput on the largest fixture (`fixtures/v13-service`: 444k allocation records in
 //! 888k records), in records/s: the whole pass (decode, stacks, live heap, peak, per-site totals,
-//! stats accumulators), with and without temporary allocations and per-site series; and on two
+//! stats accumulators), on two cores (decoding on the second) and on one, with and without
+//! temporary allocations and per-site series; and on two
 //! real services (`fixtures/real-flask-threads`, Flask with a thread per request, 2,003 threads;
 //! `fixtures/real-django-runserver`), with sites merged across threads as the commands run and
 //! kept per thread as `--split-threads` does. Each run asserts the peak memray reports, so a
@@ -26,8 +27,10 @@ fn analyze(c: &mut Criterion) {
     let mut group = c.benchmark_group("analyze");
     group.throughput(Throughput::Elements(first.counts().records));
     group.sample_size(20);
-    let runs: [(&str, MakeAnalyzer); 3] = [
+    // The default pass decodes on a second thread; `one-thread` is the same pass on one core.
+    let runs: [(&str, MakeAnalyzer); 4] = [
         ("peak+leaks+stats", || Analyzer::new().series(false)),
+        ("peak+leaks+stats/one-thread", || Analyzer::new().series(false).parallel(false)),
         ("with-series", Analyzer::new),
         ("with-temporary-1", || Analyzer::new().series(false).temporary([1])),
     ];

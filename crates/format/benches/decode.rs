@@ -2,7 +2,8 @@
 //! of decompressed stream in a 163 KB LZ4 file), in records/s and in MB/s of decompressed stream.
 //!
 //! Three levels: the LZ4 frame alone (the physical limit), records (LZ4 + varint decode), and
-//! events (records + stack bookkeeping, what every analysis consumes). Each benchmark asserts the
+//! events (records + stack bookkeeping, what every analysis consumes), one at a time and in the
+//! batches the analysis pass reads. Each benchmark asserts the
 //! record count so a broken decoder cannot look fast.
 
 use std::io::Read;
@@ -61,6 +62,25 @@ fn decode(c: &mut Criterion) {
                 let (header, records) = Capture::from_bytes(file.clone()).unwrap().into_parts();
                 let mut events = Events::new(header, records);
                 let n = count_ok(events.by_ref());
+                assert_eq!(events.counts().records, n_records);
+                n
+            })
+        });
+        group.bench_function(BenchmarkId::new("events_batched", "v13-service"), |b| {
+            b.iter(|| {
+                // The pass's own path: hot records in runs, events in batches of 2048.
+                let (header, records) = Capture::from_bytes(file.clone()).unwrap().into_parts();
+                let mut events = Events::new(header, records);
+                let mut batch = Vec::with_capacity(2048);
+                let mut n = 0;
+                loop {
+                    batch.clear();
+                    let more = events.fill(&mut batch, 2048).unwrap();
+                    n += batch.len() as u64;
+                    if !more {
+                        break;
+                    }
+                }
                 assert_eq!(events.counts().records, n_records);
                 n
             })
