@@ -18,6 +18,8 @@ mod cli;
 mod tidy;
 // The public surface of the library crates, against golden lists.
 mod api;
+// Runner and import frames hidden, and pprof's filters, against memray's records.
+mod view;
 // Round trips through the test-only CaptureBuilder.
 mod synthetic;
 // Peak, leaks, temporary allocations, stats and the timeline against memray.

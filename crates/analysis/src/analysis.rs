@@ -522,6 +522,13 @@ impl Analysis {
         &self.stacks
     }
 
+    /// Shows this analysis through `view` from now on: stacks in groups, call trees and flame
+    /// graphs are presented by it, and the rows of every result keep only the allocations it
+    /// focuses on (so totals follow). Stats and leak detection read the capture as memray does.
+    pub fn set_view(&mut self, view: &crate::View) {
+        self.stacks.set_view(view);
+    }
+
     /// The largest live heap reached (memray's `peak_memory`).
     pub fn peak_memory(&self) -> u64 {
         self.peak_memory
@@ -601,6 +608,18 @@ impl Analysis {
     /// threshold the pass did not compute, and [`Threads::Split`] when the pass merged threads
     /// ([`Analyzer::threads`]).
     pub fn entries(
+        &self,
+        mode: Mode,
+        threads: Threads,
+    ) -> std::result::Result<Vec<Entry>, Unavailable> {
+        let mut entries = self.memray_entries(mode, threads)?;
+        // A view's focus and ignore keep some allocations (`set_view`).
+        entries.retain(|e| self.stacks.keeps(e.python_node, e.representative_tid));
+        Ok(entries)
+    }
+
+    /// The rows of [`Analysis::entries`] before the view's focus and ignore.
+    fn memray_entries(
         &self,
         mode: Mode,
         threads: Threads,

@@ -19,6 +19,8 @@
 //! * [`diff`] — two captures compared, location by location, with a verdict.
 //! * [`leaks`] — is something leaking: growth, unbounded containers, allocator retention.
 //! * [`info`] — a capture's facts (format, truncation, counts, threads, times).
+//! * [`View`] — how stacks are shown: memray's runner and the import system hidden, pprof's
+//!   filters (focus, ignore, hide, show).
 //!
 //! # Example
 //!
@@ -56,6 +58,7 @@ mod replay;
 pub mod stacks;
 pub mod stats;
 pub mod timeline;
+mod view;
 
 pub use analysis::{Analysis, Analyzer, Entry, Mode, Progress, Site, Threads, Unavailable, Usage};
 /// The format crate's types that appear in this crate's answers (a capture's header, how its
@@ -65,6 +68,7 @@ pub use memreport_format::{
     Allocator, Capture, Error, ErrorKind, FileFormat, Header, PythonAllocator, Storage, StreamEnd,
     Truncation,
 };
+pub use view::{PatternError, View};
 
 /// Entry points for the criterion benchmarks of this workspace, which need to time the live-heap
 /// replay apart from decoding. Not part of the API: hidden, and free to change.

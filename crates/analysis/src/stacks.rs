@@ -42,6 +42,11 @@ pub struct Stacks {
     frames: Vec<Location>,
     main_tid: Option<u64>,
     skipped_on_main: usize,
+    /// Per frame id, what the analysis's [`crate::View`] decided (empty for memray's view).
+    view_flags: Vec<u8>,
+    /// The view keeps only some allocations (focus or ignore).
+    filters_rows: bool,
+    focus: bool,
 }
 
 impl Stacks {
@@ -54,7 +59,31 @@ impl Stacks {
             main_tid: header.has_main_tid().then_some(header.main_tid),
             skipped_on_main: usize::try_from(header.skipped_frames_on_main_tid)
                 .unwrap_or(usize::MAX),
+            view_flags: Vec::new(),
+            filters_rows: false,
+            focus: false,
         }
+    }
+
+    /// Shows stacks through `view` from now on (each frame is judged once, here).
+    pub(crate) fn set_view(&mut self, view: &crate::View) {
+        self.view_flags = if view.is_memray() {
+            Vec::new()
+        } else {
+            self.frames.iter().map(|l| crate::view::flags(view, l)).collect()
+        };
+        self.focus = view.has_focus();
+        self.filters_rows = view.filters_rows();
+    }
+
+    /// Whether the view keeps an allocation with this stack (always, without focus or ignore).
+    pub(crate) fn keeps(&self, node: u32, tid: u64) -> bool {
+        if !self.filters_rows {
+            return true;
+        }
+        let mut frames = Vec::new();
+        self.memray_stack_ids_into(node, tid, &mut frames);
+        crate::view::keeps(&frames, &self.view_flags, self.focus)
     }
 
     /// Number of distinct Python frames.
@@ -112,6 +141,14 @@ impl Stacks {
 
     /// [`Stacks::python_stack_ids`] into a buffer the caller reuses (it is cleared first).
     pub(crate) fn python_stack_ids_into(&self, node: u32, tid: u64, frames: &mut Vec<u32>) {
+        self.memray_stack_ids_into(node, tid, frames);
+        if !self.view_flags.is_empty() {
+            crate::view::present(frames, &self.view_flags);
+        }
+    }
+
+    /// The stack as memray shows it (main-thread trimming only), whatever the view.
+    fn memray_stack_ids_into(&self, node: u32, tid: u64, frames: &mut Vec<u32>) {
         frames.clear();
         frames.extend(self.frame_ids(node).filter(|&f| (f as usize) < self.frames.len()));
         if self.main_tid == Some(tid) {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use memreport_analysis::diff::Threshold;
 use memreport_analysis::group::By;
+use memreport_analysis::View;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -66,6 +67,47 @@ fn parse_threshold(text: &str) -> Result<Threshold, String> {
     text.parse().map_err(|e| format!("{e}: {}", text.trim()))
 }
 
+/// How stacks are shown, and pprof's filters; each pattern is a regular expression searched in
+/// every frame spelled `function:file:line`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct ViewArgs {
+    /// Show every frame: memray's runner (`_run_tracker`, runpy) and the import system too.
+    #[arg(long)]
+    pub(crate) all_frames: bool,
+    /// Keep only the allocations with a frame that matches.
+    #[arg(long, value_name = "RE")]
+    pub(crate) focus: Option<String>,
+    /// Drop the allocations with a frame that matches.
+    #[arg(long, value_name = "RE")]
+    pub(crate) ignore: Option<String>,
+    /// Remove the frames that match from every stack.
+    #[arg(long, value_name = "RE")]
+    pub(crate) hide: Option<String>,
+    /// Keep only the frames that match in every stack.
+    #[arg(long, value_name = "RE")]
+    pub(crate) show: Option<String>,
+}
+
+impl ViewArgs {
+    /// The view these options ask for: the readable one unless `--all-frames`, then the filters.
+    pub(crate) fn view(&self) -> Result<View, memreport_analysis::PatternError> {
+        let mut view = if self.all_frames { View::memray() } else { View::readable() };
+        if let Some(p) = &self.focus {
+            view = view.focus(p)?;
+        }
+        if let Some(p) = &self.ignore {
+            view = view.ignore(p)?;
+        }
+        if let Some(p) = &self.hide {
+            view = view.hide(p)?;
+        }
+        if let Some(p) = &self.show {
+            view = view.show(p)?;
+        }
+        Ok(view)
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Header and stream facts: version, format, truncation, counts, threads, times.
@@ -98,6 +140,8 @@ pub(crate) enum Command {
     Top {
         /// The capture file (.bin).
         capture: PathBuf,
+        #[command(flatten)]
+        view: ViewArgs,
         /// What was still live when the capture ended.
         #[arg(long, conflicts_with = "temporary")]
         leaks: bool,
@@ -122,6 +166,8 @@ pub(crate) enum Command {
     Tree {
         /// The capture file (.bin).
         capture: PathBuf,
+        #[command(flatten)]
+        view: ViewArgs,
         /// What was still live when the capture ended.
         #[arg(long)]
         leaks: bool,
@@ -177,6 +223,8 @@ pub(crate) enum Command {
     Flamegraph {
         /// The capture file (.bin).
         capture: PathBuf,
+        #[command(flatten)]
+        view: ViewArgs,
         /// Where to write the page; `-` for stdout. Default: memreport-flamegraph-NAME.html
         /// next to the capture.
         #[arg(short, long, value_name = "FILE")]
@@ -199,6 +247,8 @@ pub(crate) enum Command {
     Report {
         /// The capture file (.bin).
         capture: PathBuf,
+        #[command(flatten)]
+        view: ViewArgs,
         /// Where to write the report; `-` for stdout. Default: memreport-report-NAME.html next
         /// to the capture.
         #[arg(short, long, value_name = "FILE")]

@@ -20,7 +20,7 @@ use std::io::{self, BufWriter, Write};
 use clap::Parser;
 use memreport_analysis::{Mode, Threads};
 use memreport_report::html::FlamegraphView;
-use memreport_report::terminal::{SafeWriter, PROGRESS_SEQUENCES, STYLE_SEQUENCES};
+use memreport_report::terminal::{visible, SafeWriter, PROGRESS_SEQUENCES, STYLE_SEQUENCES};
 use memreport_report::text::Style;
 
 use args::{Cli, ColorChoice, Command};
@@ -87,11 +87,27 @@ pub fn run_on(
         ColorChoice::Never => false,
         ColorChoice::Auto => terminal.stdout && std::env::var_os("NO_COLOR").is_none(),
     };
+    // The commands that present stacks show them through a view (the runner and the import
+    // system hidden unless --all-frames, and the filters); the others read the capture as memray.
+    let view = match &cli.command {
+        Command::Top { view, .. }
+        | Command::Tree { view, .. }
+        | Command::Flamegraph { view, .. }
+        | Command::Report { view, .. } => match view.view() {
+            Ok(view) => Some(view),
+            Err(e) => {
+                let _ = writeln!(stderr, "memreport: error: {}", visible(&e.to_string()));
+                return EXIT_BAD_INPUT;
+            }
+        },
+        _ => None,
+    };
     let cx = Context {
         quiet: cli.quiet,
         style: Style { color },
         progress: terminal.stderr,
         parallel: !cli.single_thread,
+        view,
     };
     // Everything on stderr, and every text output on stdout, goes through the escaping net (see
     // memreport_report::terminal). JSON escapes its own C0 controls, and the net writes the C1
@@ -135,18 +151,26 @@ pub fn run_on(
         Command::Stats { capture, json, n } => {
             commands::stats(&cx, &capture, json, n, &mut out, stderr)
         }
-        Command::Top { capture, leaks, temporary, json, n, by, split_threads } => {
+        Command::Top { capture, view: _, leaks, temporary, json, n, by, split_threads } => {
             let mode = commands::mode(leaks, temporary);
             let by = by.into();
             let threads = if split_threads { Threads::Split } else { Threads::Merged };
             let opts = TopOptions { mode, json, n, by, threads };
             commands::top(&cx, &capture, opts, &mut out, stderr)
         }
-        Command::Tree { capture, leaks, depth, min_share } => {
+        Command::Tree { capture, view: _, leaks, depth, min_share } => {
             let mode = if leaks { Mode::Leaks } else { Mode::Peak };
             commands::tree(&cx, &capture, mode, depth, min_share, &mut out, stderr)
         }
-        Command::Flamegraph { capture, output, leaks, temporary, inverted, split_threads } => {
+        Command::Flamegraph {
+            capture,
+            view: _,
+            output,
+            leaks,
+            temporary,
+            inverted,
+            split_threads,
+        } => {
             let mode = commands::mode(leaks, temporary);
             let threads = if split_threads { Threads::Split } else { Threads::Merged };
             let view = FlamegraphView { mode, threads, inverted };
@@ -157,7 +181,7 @@ pub fn run_on(
             commands::diff(&cx, &before, &after, opts, &mut out, stderr)
         }
         Command::Leaks { capture, json } => commands::leaks(&cx, &capture, json, &mut out, stderr),
-        Command::Report { capture, output } => {
+        Command::Report { capture, view: _, output } => {
             commands::report(&cx, &capture, output, &mut out, stderr)
         }
     };

@@ -18,6 +18,8 @@ pub(crate) struct Context {
     pub(crate) progress: bool,
     /// More than one thread may be used (`--single-thread` is off).
     pub(crate) parallel: bool,
+    /// How stacks are shown, for the commands that show them.
+    pub(crate) view: Option<memreport_analysis::View>,
 }
 
 /// A path as it may be printed: its control characters shown as escapes (a file name can hold

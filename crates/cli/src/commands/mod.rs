@@ -84,7 +84,10 @@ fn analyse(
     if shown {
         let _ = write!(stderr, "\r\x1b[2K");
     }
-    let analysis = result.map_err(|e| Failure::input(path, e))?;
+    let mut analysis = result.map_err(|e| Failure::input(path, e))?;
     warn_truncated(stderr, path, Some(analysis.end()));
+    if let Some(view) = &cx.view {
+        analysis.set_view(view);
+    }
     Ok(analysis)
 }

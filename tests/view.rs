@@ -1,0 +1,133 @@
+//! How stacks are shown: memray's runner frames and the import system hidden by default and
+//! shown again with `--all-frames`, and pprof's filters, whose totals are checked against
+//! memray's own records (the FileReader outputs beside each fixture).
+
+use serde_json::Value;
+
+use crate::common::*;
+
+fn top_json(fixture: &str, extra: &[&str]) -> Value {
+    let capture = fixtures_dir().join(fixture).join("capture.bin");
+    let mut argv = vec!["top", capture.to_str().unwrap(), "--json", "-n", "100000"];
+    argv.extend_from_slice(extra);
+    let run = memreport(&argv);
+    assert_eq!(run.code, 0, "{fixture} {extra:?}: {}", run.stderr);
+    serde_json::from_slice(&run.stdout).unwrap()
+}
+
+fn frames(json: &Value) -> Vec<String> {
+    json["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| {
+            l["stack"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+fn is_runner(frame: &str) -> bool {
+    frame.starts_with("_run_tracker:") || frame.contains(":<frozen runpy>:")
+}
+
+#[test]
+fn runner_and_import_frames_are_hidden_unless_asked_for() {
+    for fixture in ["v13-basic", "real-flask-threads", "real-django-runserver"] {
+        let readable = top_json(fixture, &[]);
+        let all = top_json(fixture, &["--all-frames"]);
+        // Hiding frames never moves an allocation: the same locations hold the same bytes.
+        let by_location = |json: &Value| -> Vec<(String, u64)> {
+            let mut rows: Vec<(String, u64)> = json["locations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| {
+                    (l["location"].as_str().unwrap().to_string(), l["bytes"].as_u64().unwrap())
+                })
+                .collect();
+            rows.sort();
+            rows
+        };
+        assert_eq!(by_location(&readable), by_location(&all), "{fixture}");
+        assert_eq!(readable["total_bytes"], all["total_bytes"], "{fixture}");
+        assert!(frames(&all).iter().any(|f| is_runner(f)), "{fixture}: no runner frame to hide");
+        for location in readable["locations"].as_array().unwrap() {
+            let stack: Vec<&str> =
+                location["stack"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+            // The innermost frame stays whatever it is; above it, neither runner (outermost)
+            // nor import-system frames.
+            for frame in stack.iter().skip(1) {
+                assert!(!frame.contains("frozen importlib"), "{fixture}: {stack:?}");
+            }
+            if stack.len() > 1 {
+                assert!(!is_runner(stack[stack.len() - 1]), "{fixture}: {stack:?}");
+            }
+        }
+    }
+    let capture = fixtures_dir().join("v13-basic/capture.bin");
+    let tree = memreport(&["tree", capture.to_str().unwrap()]);
+    assert!(
+        !String::from_utf8_lossy(&tree.stdout).contains("_run_tracker"),
+        "{}",
+        String::from_utf8_lossy(&tree.stdout)
+    );
+    let tree = memreport(&["tree", capture.to_str().unwrap(), "--all-frames"]);
+    assert!(
+        String::from_utf8_lossy(&tree.stdout).contains("_run_tracker"),
+        "{}",
+        String::from_utf8_lossy(&tree.stdout)
+    );
+}
+
+/// memray's bytes at the peak of the allocations whose stack has a frame containing `needle`.
+fn memray_peak_bytes_with(fixture: &str, needle: &str) -> (u64, u64) {
+    let oracle = filereader(&fixtures_dir().join(fixture));
+    let stacks = &oracle["stacks"];
+    let (mut with, mut all) = (0u64, 0u64);
+    for r in oracle["peak_merged"].as_array().unwrap() {
+        let stack = &stacks[r["stack"].as_u64().unwrap() as usize];
+        let size = r["size"].as_u64().unwrap();
+        all += size;
+        let spelled = stack
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{}:{}:{}", f[0].as_str().unwrap(), f[1].as_str().unwrap(), f[2]));
+        if spelled.into_iter().any(|f| f.contains(needle)) {
+            with += size;
+        }
+    }
+    (with, all)
+}
+
+#[test]
+fn focus_and_ignore_totals_are_memrays_bytes_for_those_allocations() {
+    // (fixture, pattern as a regular expression, the same as a plain substring)
+    for (fixture, pattern, needle) in [
+        ("real-flask-threads", r"flask/app\.py", "flask/app.py"),
+        ("real-django-runserver", "django/db/", "django/db/"),
+        ("v13-basic", "spike:", "spike:"),
+    ] {
+        let (with, all) = memray_peak_bytes_with(fixture, needle);
+        assert!(with > 0 && with < all, "{fixture}: the pattern must select some allocations");
+        let focused = top_json(fixture, &["--focus", pattern]);
+        assert_eq!(focused["total_bytes"].as_u64(), Some(with), "{fixture} --focus {pattern}");
+        let ignored = top_json(fixture, &["--ignore", pattern]);
+        assert_eq!(ignored["total_bytes"].as_u64(), Some(all - with), "{fixture} --ignore");
+    }
+}
+
+#[test]
+fn hide_and_show_remove_frames_and_move_the_location() {
+    let hidden = top_json("v13-basic", &["--hide", "<listcomp>"]);
+    let top = &hidden["locations"][0];
+    assert_eq!(top["location"], "spike:basic.py:18", "{top}");
+    assert!(!frames(&hidden).iter().any(|f| f.starts_with("<listcomp>")));
+    let shown = top_json("v13-basic", &["--show", "basic\\.py"]);
+    assert!(frames(&shown).iter().all(|f| f.contains(":basic.py:")), "{:?}", frames(&shown));
+    // A pattern that is not one is a usage error, before the capture is read.
+    let capture = fixtures_dir().join("v13-basic/capture.bin");
+    let run = memreport(&["top", capture.to_str().unwrap(), "--focus", "("]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("not a regular expression"), "{}", run.stderr);
+}
