@@ -123,3 +123,44 @@ fn a_long_tail_of_stacks_folds_under_2_mb() {
     html::write_report(&mut again, &analysis, "long-tail.bin").unwrap();
     assert!(again == report.as_bytes(), "rendering is deterministic");
 }
+
+#[test]
+fn frames_are_coloured_by_kind_and_labelled_short() {
+    let html = page("real-django-runserver", &["flamegraph"]);
+    let frames: Vec<&str> = html.lines().filter(|l| l.starts_with("<g data-x=")).collect();
+    assert!(frames.len() > 100, "{} frames", frames.len());
+    let fill = |line: &str| -> (u32, u32, u32) {
+        let at = line.find("fill=\"rgb(").unwrap() + 10;
+        let rgb: Vec<u32> = line[at..line[at..].find(')').unwrap() + at]
+            .split(',')
+            .map(|v| v.parse().unwrap())
+            .collect();
+        (rgb[0], rgb[1], rgb[2])
+    };
+    let label = |line: &str| -> String {
+        let at = line.find("<text").unwrap();
+        let text = &line[at..];
+        text[text.find('>').unwrap() + 1..text.find("</text>").unwrap()].to_string()
+    };
+    let mut seen = [false; 3];
+    for line in &frames {
+        let text = label(line);
+        let (r, g, b) = fill(line);
+        // Labels carry the file's last component only; the tooltip has the whole path.
+        assert!(!text.contains('/'), "{text}");
+        if text.contains("(threading.py:") {
+            assert!(b > r && b > g, "stdlib in blue: {line}");
+            assert!(line.contains("/threading.py:"), "the tooltip has the path: {line}");
+            seen[0] = true;
+        }
+        if text.contains("(django_runserver.py:") {
+            assert!(r > g && g > b, "the program in orange: {line}");
+            seen[1] = true;
+        }
+        if line.contains("/site-packages/django/") && !text.is_empty() && text.contains(" (") {
+            assert!(g > r && g > b, "packages in green: {line}");
+            seen[2] = true;
+        }
+    }
+    assert_eq!(seen, [true; 3], "each kind is drawn");
+}

@@ -522,6 +522,23 @@ impl Analysis {
         &self.stacks
     }
 
+    /// Where the code of each frame comes from (program, standard library, package, runner,
+    /// import system), in frame-id order, for colouring by kind.
+    pub fn places(&self) -> Vec<crate::Place> {
+        let modules = crate::files::ModuleResolver::new(self.header());
+        let stacks = &self.stacks;
+        // A capture has far fewer files than frames: each file is judged once.
+        let mut by_file: rustc_hash::FxHashMap<&str, crate::Place> = Default::default();
+        (0..stacks.n_frames() as u32)
+            .map(|f| match stacks.frame(f) {
+                Some(l) => *by_file
+                    .entry(l.filename.as_str())
+                    .or_insert_with(|| crate::view::place(l, &modules)),
+                None => crate::Place::Program,
+            })
+            .collect()
+    }
+
     /// Shows this analysis through `view` from now on: stacks in groups, call trees and flame
     /// graphs are presented by it, and the rows of every result keep only the allocations it
     /// focuses on (so totals follow). Stats and leak detection read the capture as memray does.

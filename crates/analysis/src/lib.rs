@@ -68,7 +68,7 @@ pub use memreport_format::{
     Allocator, Capture, Error, ErrorKind, FileFormat, Header, PythonAllocator, Storage, StreamEnd,
     Truncation,
 };
-pub use view::{PatternError, View};
+pub use view::{PatternError, Place, View};
 
 /// Entry points for the criterion benchmarks of this workspace, which need to time the live-heap
 /// replay apart from decoding. Not part of the API: hidden, and free to change.

@@ -149,6 +149,53 @@ pub(crate) fn flags(view: &View, location: &Location) -> u8 {
     flags
 }
 
+/// Where a frame's code comes from, for colouring a flame graph by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Place {
+    /// The program's own code.
+    Program,
+    /// The standard library.
+    Stdlib,
+    /// An installed package.
+    Package,
+    /// memray's runner or `runpy`.
+    Runner,
+    /// The import machinery.
+    ImportSystem,
+}
+
+impl Place {
+    /// `program`, `stdlib`, `package`, `runner` or `import`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Place::Program => "program",
+            Place::Stdlib => "stdlib",
+            Place::Package => "package",
+            Place::Runner => "runner",
+            Place::ImportSystem => "import",
+        }
+    }
+}
+
+/// The place of a frame, with the header's path lists (and path shapes for older captures).
+pub(crate) fn place(location: &Location, modules: &crate::files::ModuleResolver<'_>) -> Place {
+    if is_runner(location) {
+        return Place::Runner;
+    }
+    if is_import_system(&location.filename) {
+        return Place::ImportSystem;
+    }
+    if modules.is_own_code(&location.filename) {
+        return Place::Program;
+    }
+    let file = location.filename.as_str();
+    match modules.classify(file).1 {
+        crate::files::ModuleKind::SitePackages => Place::Package,
+        _ if file.contains("/site-packages/") || file.contains("/dist-packages/") => Place::Package,
+        _ => Place::Stdlib,
+    }
+}
+
 /// A frame that memray's runner or `runpy` adds above the program.
 fn is_runner(location: &Location) -> bool {
     let file = location.filename.as_str();

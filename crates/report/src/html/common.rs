@@ -5,7 +5,8 @@ use std::io::{self, Write};
 
 use askama::Template;
 use memreport_analysis::group::{CallTree, NodeKind, Shape};
-use memreport_analysis::{Analysis, Mode, Threads, Unavailable};
+use memreport_analysis::stacks::{Location, Stacks};
+use memreport_analysis::{Analysis, Mode, Place, Threads, Unavailable};
 
 use super::flame::{self, FlameGraph, FlameOptions};
 use super::thousands;
@@ -117,6 +118,44 @@ pub(super) fn header(analysis: &Analysis, capture_name: &str, what: &str) -> Hea
     }
 }
 
+/// The frames of a flame graph of one capture: short labels with the whole path in the
+/// tooltip, and a colour by where the code comes from.
+struct PlainFrames<'a> {
+    stacks: &'a Stacks,
+    tree: &'a CallTree,
+    places: Vec<Place>,
+}
+
+impl PlainFrames<'_> {
+    fn location(&self, kind: NodeKind) -> Option<&Location> {
+        match kind {
+            NodeKind::Frame(f) => self.stacks.frame(f),
+            _ => None,
+        }
+    }
+}
+
+impl flame::Frames for PlainFrames<'_> {
+    fn name(&self, kind: NodeKind) -> String {
+        let thread = match kind {
+            NodeKind::Thread(tid) => self.stacks.thread_label(tid),
+            _ => String::new(),
+        };
+        flame::frame_name(self.location(kind), kind, &thread)
+    }
+
+    fn fill(&self, id: u32) -> Option<String> {
+        let NodeKind::Frame(f) = self.tree.nodes.get(id as usize)?.kind else { return None };
+        let place = *self.places.get(f as usize)?;
+        Some(flame::place_fill(place, &self.name(NodeKind::Frame(f))))
+    }
+
+    fn detail(&self, id: u32) -> Option<String> {
+        let kind = self.tree.nodes.get(id as usize)?.kind;
+        flame::frame_path(self.location(kind))
+    }
+}
+
 pub(super) fn flame_section(
     analysis: &Analysis,
     mode: Mode,
@@ -132,18 +171,7 @@ pub(super) fn flame_section(
         Mode::Leaks => "what was still live at the end",
         Mode::Temporary(_) => "temporary allocations",
     };
-    let stacks = analysis.stacks();
-    let names = |kind: NodeKind| {
-        let location = match kind {
-            NodeKind::Frame(f) => stacks.frame(f),
-            _ => None,
-        };
-        let thread = match kind {
-            NodeKind::Thread(tid) => stacks.thread_label(tid),
-            _ => String::new(),
-        };
-        flame::frame_name(location, kind, &thread)
-    };
+    let names = PlainFrames { stacks: analysis.stacks(), tree: &tree, places: analysis.places() };
     let graph = flame::draw(&tree, &names, FlameOptions { whole, ..options });
     let (heading, intro) = match mode {
         Mode::Peak => (
@@ -180,6 +208,10 @@ pub(super) fn flame_section(
     } else {
         intro
     };
+    let intro = format!(
+        "{intro} Colours say where the code is: orange the program's own, blue the standard \
+         library, green installed packages, grey memray's runner and the import system."
+    );
     Ok(FlameSection { id, heading, intro, note: fold_note(&graph), svg: graph.svg })
 }
 

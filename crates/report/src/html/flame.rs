@@ -22,6 +22,7 @@ use inferno::flamegraph::color::{BasicPalette, Palette};
 use inferno::flamegraph::{self, Direction, Options};
 use memreport_analysis::group::{CallTree, NodeKind};
 use memreport_analysis::stacks::{Location, NO_STACK};
+use memreport_analysis::Place;
 use memreport_analysis::Usage;
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -573,10 +574,33 @@ pub(super) fn frame_name(
         (NodeKind::Root, _) => "all".to_string(),
         (NodeKind::Thread(_), _) => format!("thread {thread_label}"),
         (NodeKind::Frame(_), Some(l)) => {
-            format!("{} ({}:{})", clean(&l.function), clean(&l.filename), l.lineno)
+            // The file's last component: a label must fit its frame; the tooltip has the path.
+            let file = l.filename.rsplit('/').next().unwrap_or(&l.filename);
+            format!("{} ({}:{})", clean(&l.function), clean(file), l.lineno)
         }
         (NodeKind::Frame(_), None) => "?".to_string(),
         (NodeKind::NoStack, _) => NO_STACK.to_string(),
+    }
+}
+
+/// The whole path of a frame whose label shows only its file's last component.
+pub(super) fn frame_path(location: Option<&Location>) -> Option<String> {
+    let l = location?;
+    l.filename.contains('/').then(|| format!("{}:{}", clean(&l.filename), l.lineno))
+}
+
+/// The fill of a frame by where its code comes from, its shade varied by its name so that
+/// neighbours stay apart (a deterministic hash: the same page gives the same bytes).
+pub(super) fn place_fill(place: Place, name: &str) -> String {
+    let hash = name
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let v = (hash % 40) as u8;
+    match place {
+        Place::Program => format!("rgb(250,{},{})", 150 + v, 60 + v / 2),
+        Place::Stdlib => format!("rgb({},{},235)", 120 + v, 170 + v / 2),
+        Place::Package => format!("rgb({},{},{})", 110 + v, 195 + v / 2, 110 + v / 2),
+        Place::Runner | Place::ImportSystem => format!("rgb({0},{0},{0})", 195 + v / 2),
     }
 }
 
