@@ -506,6 +506,30 @@ fn pages_load_offline_without_errors_and_flame_graphs_zoom() {
                 failures.push(format!("{name}: hovering the legend did not bring a curve forward"));
             }
         }
+        // Nothing wider than the window, on a laptop and on a wide screen.
+        for width in [800, 1440] {
+            page.browser.call(
+                Some(&page.session),
+                "Emulation.setDeviceMetricsOverride",
+                json!({"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": false}),
+            );
+            let wide = page.eval(
+                "(() => { const w = document.documentElement.clientWidth; \
+                 const over = [...document.querySelectorAll('body *')] \
+                 .filter(e => e.getBoundingClientRect().right > w + 1 && !e.closest('.table-box')) \
+                 .slice(0, 3).map(e => e.tagName + '.' + e.className + ' ' + \
+                 Math.round(e.getBoundingClientRect().right)); \
+                 return {scroll: document.documentElement.scrollWidth, width: w, over}; })()",
+            );
+            if wide["scroll"].as_f64() > wide["width"].as_f64() {
+                failures.push(format!("{name}: wider than a {width} px window: {wide}"));
+            }
+        }
+        page.browser.call(
+            Some(&page.session),
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": 1366, "height": 900, "deviceScaleFactor": 1, "mobile": false}),
+        );
         page.screenshot(&dir.join(format!("{name}.png")));
         page.screenshot_of("section.flame", &dir.join(format!("{name}-flame.png")));
         if name.ends_with("-report") || name.starts_with("diff-") {
