@@ -131,3 +131,25 @@ fn hide_and_show_remove_frames_and_move_the_location() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("not a regular expression"), "{}", run.stderr);
 }
+
+#[test]
+fn tree_lines_fit_100_columns_with_portable_paths() {
+    for fixture in ["real-flask-threads", "real-django-runserver", "v13-service"] {
+        let capture = fixtures_dir().join(fixture).join("capture.bin");
+        let run = memreport(&["tree", capture.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let text = String::from_utf8(run.stdout).unwrap();
+        for line in text.lines().skip(1) {
+            assert!(
+                line.chars().count() <= 100,
+                "{fixture}: {} chars: {line}",
+                line.chars().count()
+            );
+            assert!(
+                !line.contains("/site-packages/") && !line.contains("/usr/lib/python"),
+                "{line}"
+            );
+        }
+        assert!(text.contains("<stdlib>/") || text.contains("<site-packages>/"), "{fixture}");
+    }
+}

@@ -522,6 +522,12 @@ impl Analysis {
         &self.stacks
     }
 
+    /// A file path spelled the same on any host, and short: `<site-packages>/flask/app.py`,
+    /// `<stdlib>/json/encoder.py`, or relative to the longest `sys.path` entry that holds it.
+    pub fn portable_path(&self, filename: &str) -> String {
+        crate::files::ModuleResolver::new(self.header()).portable(filename)
+    }
+
     /// Where the code of each frame comes from (program, standard library, package, runner,
     /// import system), in frame-id order, for colouring by kind.
     pub fn places(&self) -> Vec<crate::Place> {

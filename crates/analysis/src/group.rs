@@ -415,4 +415,18 @@ impl CallTree {
             NodeKind::NoStack => NO_STACK.to_string(),
         }
     }
+
+    /// [`CallTree::label`] with the file's path made short and portable
+    /// ([`Analysis::portable_path`]), for text meant to fit a terminal.
+    pub fn short_label(&self, analysis: &Analysis, node: u32) -> String {
+        match self.nodes[node as usize].kind {
+            NodeKind::Frame(f) => match analysis.stacks().frame(f) {
+                Some(l) => {
+                    format!("{}:{}:{}", l.function, analysis.portable_path(&l.filename), l.lineno)
+                }
+                None => String::new(),
+            },
+            _ => self.label(analysis, node),
+        }
+    }
 }

@@ -108,6 +108,14 @@ pub fn run_on(
         progress: terminal.stderr,
         parallel: !cli.single_thread,
         view,
+        // A terminal's width as the shell exports it; 100 columns otherwise, so that a file or a
+        // ticket gets lines that read without scrolling.
+        columns: std::env::var("COLUMNS")
+            .ok()
+            .filter(|_| terminal.stdout)
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .filter(|&c| c >= 40)
+            .unwrap_or(100),
     };
     // Everything on stderr, and every text output on stdout, goes through the escaping net (see
     // memreport_report::terminal). JSON escapes its own C0 controls, and the net writes the C1

@@ -20,6 +20,8 @@ pub(crate) struct Context {
     pub(crate) parallel: bool,
     /// How stacks are shown, for the commands that show them.
     pub(crate) view: Option<memreport_analysis::View>,
+    /// The width text output fits in.
+    pub(crate) columns: usize,
 }
 
 /// A path as it may be printed: its control characters shown as escapes (a file name can hold

@@ -166,6 +166,9 @@ pub struct TreeView {
     pub depth: usize,
     /// Children smaller than this share of the whole are folded into one "… n more" line.
     pub min_share: f64,
+    /// Longest line, in characters: a longer name is cut with `…` (the terminal's width, or 100
+    /// columns when the output is not a terminal).
+    pub width: usize,
 }
 
 /// Writes `memreport tree` for a terminal: the call tree from the outermost frame in, with the
@@ -189,13 +192,20 @@ pub fn write_tree(
     let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     let w1 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
     let w2 = rows.iter().map(|r| r.2.chars().count()).max().unwrap_or(0);
+    // What is left of the line for the label, after the three columns and their gaps.
+    let room = view.width.saturating_sub(w0 + w1 + w2 + 6).max(20);
     for (size, share, blocks, label) in rows {
         let size = format!("{size:>w0$}");
+        let label = visible(&label);
+        let label = if label.chars().count() > room {
+            label.chars().take(room - 1).chain(['…']).collect()
+        } else {
+            label.into_owned()
+        };
         writeln!(
             out,
-            "{}  {share:>w1$}  {blocks:>w2$}  {}",
+            "{}  {share:>w1$}  {blocks:>w2$}  {label}",
             if size.trim().is_empty() { size } else { style.figure(&size) },
-            visible(&label)
         )?;
     }
     Ok(())
@@ -232,7 +242,7 @@ impl Printer<'_> {
                 human_size(child.usage.bytes),
                 percent(child.usage.bytes, whole),
                 child.usage.count.to_string(),
-                format!("{prefix}{branch}{}", tree.label(self.analysis, c)),
+                format!("{prefix}{branch}{}", tree.short_label(self.analysis, c)),
             ));
             let deeper = format!("{prefix}{}", if last { "   " } else { "│  " });
             self.walk(c, &deeper, depth + 1, rows);

@@ -54,7 +54,12 @@ pub(crate) fn tree(
     let analysis = analyse(cx, path, &[], false, Threads::Merged, stderr)?;
     let rows = analysis.entries(mode, Threads::Merged).map_err(|why| unavailable(path, why))?;
     let call_tree = CallTree::build(&analysis, &rows);
-    let view = memreport_report::top::TreeView { mode, depth, min_share: min_share / 100.0 };
+    let view = memreport_report::top::TreeView {
+        mode,
+        depth,
+        min_share: min_share / 100.0,
+        width: cx.columns,
+    };
     output(memreport_report::top::write_tree(out, &analysis, &call_tree, view, cx.style))?;
     Ok(EXIT_OK)
 }
