@@ -9,7 +9,7 @@
 use libfuzzer_sys::fuzz_target;
 use memreport_analysis::group::{group, series, By, CallTree};
 use memreport_analysis::stats::Stats;
-use memreport_analysis::{Analyzer, Mode, Threads};
+use memreport_analysis::{Analyzer, Mode, Threads, View};
 use memreport_format::Capture;
 use memreport_report::html::FlamegraphView;
 use memreport_report::terminal::SafeWriter;
@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
             let view = TopView { mode, groups: &groups, limit: 10, with_stack: false };
             memreport_report::top::write_json(&mut sink, &analysis, view).unwrap();
             let tree = CallTree::build(&analysis, &rows);
-            let view = TreeView { mode, depth: usize::MAX, min_share: 0.0 };
+            let view = TreeView { mode, depth: usize::MAX, min_share: 0.0, width: 100 };
             memreport_report::top::write_tree(&mut sink, &analysis, &tree, view, Style::default())
                 .unwrap();
         }
@@ -50,9 +50,24 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(written) = memreport_report::html::write_flamegraph(&mut sink, &analysis, view, "f") {
         written.unwrap();
     }
-    // Merged sites: what every command without --split-threads reads.
+    // Merged sites: what every command without --split-threads reads, through the view the
+    // commands use (runner and import frames hidden) and filters that match some frames.
     let Ok(capture) = Capture::from_bytes(data.to_vec()) else { return };
-    let Ok(merged) = Analyzer::new().threads(Threads::Merged).run(capture) else { return };
+    let Ok(mut merged) = Analyzer::new().threads(Threads::Merged).run(capture) else { return };
+    let sum = |rows: &[memreport_analysis::Entry]| -> u128 {
+        rows.iter().map(|e| u128::from(e.usage.bytes)).sum()
+    };
+    let all = merged.entries(Mode::Peak, Threads::Merged).map(|rows| sum(&rows));
+    let filtered = View::readable().focus("a|<").and_then(|v| v.hide("_"));
+    merged.set_view(&filtered.expect("literal patterns compile"));
+    if let Ok(rows) = merged.entries(Mode::Peak, Threads::Merged) {
+        let tree = CallTree::build(&merged, &rows);
+        let view = TreeView { mode: Mode::Peak, depth: usize::MAX, min_share: 0.0, width: 40 };
+        memreport_report::top::write_tree(&mut sink, &merged, &tree, view, Style::default())
+            .unwrap();
+        // A focus keeps a subset of the allocations.
+        assert!(all.is_ok_and(|all| sum(&rows) <= all));
+    }
     assert!(merged.sites().len() <= analysis.sites().len());
     if let Ok(stats) = Stats::compute(&merged, 5) {
         memreport_report::stats::write_json(&mut sink, &merged, &stats).unwrap();
