@@ -153,3 +153,21 @@ fn tree_lines_fit_100_columns_with_portable_paths() {
         assert!(text.contains("<stdlib>/") || text.contains("<site-packages>/"), "{fixture}");
     }
 }
+
+#[test]
+fn leak_detection_does_not_depend_on_the_view() {
+    for fixture in ["real-flask-leak", "leak-dict-cache", "leak-listeners"] {
+        let path = fixtures_dir().join(fixture).join("capture.bin");
+        let plain = memreport_analysis::Analyzer::new().run_path(&path).unwrap();
+        let mut viewed = memreport_analysis::Analyzer::new().run_path(&path).unwrap();
+        let view = memreport_analysis::View::readable().hide("_").unwrap().ignore("^x").unwrap();
+        viewed.set_view(&view);
+        let mut a = memreport_analysis::leaks::detect(&plain);
+        let mut b = memreport_analysis::leaks::detect(&viewed);
+        // The view changes the stack a finding shows, and nothing the detector decides.
+        for f in a.findings.iter_mut().chain(b.findings.iter_mut()) {
+            f.stack.clear();
+        }
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "{fixture}");
+    }
+}

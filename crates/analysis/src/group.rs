@@ -262,9 +262,16 @@ pub(crate) struct SiteLabels {
     by_name: FxHashMap<String, u32>,
     by_frame: FxHashMap<Option<u32>, u32>,
     frames: Vec<u32>,
+    /// Label stacks as memray shows them, whatever the analysis's view (leak detection).
+    memray: bool,
 }
 
 impl SiteLabels {
+    /// Labels of stacks as memray shows them, whatever the analysis's view.
+    pub(crate) fn memray() -> SiteLabels {
+        SiteLabels { memray: true, ..SiteLabels::default() }
+    }
+
     /// The number of a site's label (`by` the granularity of [`label`]).
     pub(crate) fn of(
         &mut self,
@@ -273,7 +280,11 @@ impl SiteLabels {
         by: By,
         modules: &ModuleResolver<'_>,
     ) -> u32 {
-        stacks.python_stack_ids_into(site.python_node, site.tid, &mut self.frames);
+        if self.memray {
+            stacks.memray_stack_ids_into(site.python_node, site.tid, &mut self.frames);
+        } else {
+            stacks.python_stack_ids_into(site.python_node, site.tid, &mut self.frames);
+        }
         let innermost = self.frames.iter().copied().find(|&f| stacks.frame(f).is_some());
         let (names, by_name) = (&mut self.names, &mut self.by_name);
         *self.by_frame.entry(innermost).or_insert_with(|| {

@@ -147,8 +147,16 @@ impl Stacks {
         }
     }
 
+    /// The Python stack as memray shows it, whatever the analysis's view, innermost first: what
+    /// leak detection reads.
+    pub(crate) fn memray_stack(&self, node: u32, tid: u64) -> Vec<&Location> {
+        let mut frames = Vec::new();
+        self.memray_stack_ids_into(node, tid, &mut frames);
+        frames.into_iter().filter_map(|f| self.frame(f)).collect()
+    }
+
     /// The stack as memray shows it (main-thread trimming only), whatever the view.
-    fn memray_stack_ids_into(&self, node: u32, tid: u64, frames: &mut Vec<u32>) {
+    pub(crate) fn memray_stack_ids_into(&self, node: u32, tid: u64, frames: &mut Vec<u32>) {
         frames.clear();
         frames.extend(self.frame_ids(node).filter(|&f| (f as usize) < self.frames.len()));
         if self.main_tid == Some(tid) {

@@ -78,8 +78,6 @@ pub struct StackTables {
     code_objects: FxHashMap<u64, CodeObject>,
     frames: Vec<FrameKey>,
     frame_ids: FxHashMap<FrameKey, u32>,
-    /// Frames of code objects with ids below 2³¹, by `id << 33 | offset << 1 | entry`.
-    code_frame_ids: FxHashMap<u64, u32>,
     /// v8–v11 frame ids as written in the file → index into `frames`.
     legacy_frame_ids: FxHashMap<u64, u32>,
     legacy_locations: Vec<Location>,
@@ -102,7 +100,6 @@ impl StackTables {
             code_objects: FxHashMap::default(),
             frames: Vec::new(),
             frame_ids: FxHashMap::default(),
-            code_frame_ids: FxHashMap::default(),
             legacy_frame_ids: FxHashMap::default(),
             legacy_locations: Vec::new(),
             nodes: vec![TraceNode { frame: u32::MAX, parent: 0 }],
@@ -116,23 +113,6 @@ impl StackTables {
     }
 
     fn register_frame(&mut self, key: FrameKey) -> u32 {
-        // Nearly every frame is a code object with a small id: its key packs into one word,
-        // which is cheaper to hash and compare than the enum (the registry is probed once per
-        // FRAME_PUSH).
-        if let FrameKey::Code { code_object_id, instruction_offset, is_entry_frame } = key {
-            if code_object_id < 1 << 31 {
-                let packed = code_object_id << 33
-                    | u64::from(instruction_offset as u32) << 1
-                    | u64::from(is_entry_frame);
-                if let Some(&id) = self.code_frame_ids.get(&packed) {
-                    return id;
-                }
-                let id = self.frames.len() as u32;
-                self.frames.push(key);
-                self.code_frame_ids.insert(packed, id);
-                return id;
-            }
-        }
         if let Some(&id) = self.frame_ids.get(&key) {
             return id;
         }

@@ -145,8 +145,20 @@ impl Locations {
         self.net[self.ranked[i] as usize]
     }
 
-    /// The stack of candidate `i` that grew most, spelled innermost first, and its thread.
+    /// The stack of candidate `i` that grew most, spelled innermost first as memray shows it
+    /// (whatever the analysis's view: the detector's decisions must not depend on it), and its
+    /// thread.
     pub(super) fn stack_of(&self, i: usize, stacks: &Stacks) -> (Vec<String>, Option<u64>) {
+        match self.series[i].best_stack {
+            Some((_, node, tid)) => {
+                (stacks.memray_stack(node, tid).iter().map(|l| spell(l)).collect(), Some(tid))
+            }
+            None => (Vec::new(), None),
+        }
+    }
+
+    /// [`Locations::stack_of`] as the analysis's view shows it, for the finding people read.
+    pub(super) fn shown_stack_of(&self, i: usize, stacks: &Stacks) -> (Vec<String>, Option<u64>) {
         match self.series[i].best_stack {
             Some((_, node, tid)) => {
                 (stacks.python_stack(node, tid).iter().map(|l| spell(l)).collect(), Some(tid))
@@ -232,7 +244,8 @@ impl<'a> Labeller<'a> {
         Labeller {
             stacks,
             modules,
-            lines: SiteLabels::default(),
+            // The detector reads stacks as memray shows them, whatever the view.
+            lines: SiteLabels::memray(),
             own_label: FxHashMap::default(),
             by_name: FxHashMap::default(),
             frame_is_own: vec![0; stacks.n_frames()],
