@@ -490,9 +490,9 @@ pub fn match_tree(
                 let label = match tree.nodes[c as usize].kind {
                     NodeKind::Root => String::new(),
                     NodeKind::Thread(tid) => stacks.thread_label(tid),
-                    NodeKind::Frame(f) => stacks.frame(f).map_or_else(String::new, |l| {
-                        format!("{}:{}:{}", l.function, modules.portable(&l.filename), l.lineno)
-                    }),
+                    NodeKind::Frame(f) => {
+                        stacks.frame(f).map_or_else(String::new, |l| modules.spell_portable(l))
+                    }
                     NodeKind::NoStack => NO_STACK.to_string(),
                 };
                 let mut h = DefaultHasher::new();

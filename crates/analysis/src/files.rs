@@ -89,6 +89,11 @@ impl<'h> ModuleResolver<'h> {
         }
     }
 
+    /// A location spelled `function:file:line` with its file's [portable](Self::portable) path.
+    pub(crate) fn spell_portable(&self, location: &crate::stacks::Location) -> String {
+        format!("{}:{}:{}", location.function, self.portable(&location.filename), location.lineno)
+    }
+
     /// A file path that means the same on any host: installed packages as
     /// `<site-packages>/pkg/mod.py`, the standard library as `<stdlib>/json/encoder.py`, a file under
     /// an entry of `sys.path` relative to the longest such entry. Captures before memray 1.20 store

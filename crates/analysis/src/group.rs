@@ -431,12 +431,9 @@ impl CallTree {
     /// ([`Analysis::portable_path`]), for text meant to fit a terminal.
     pub fn short_label(&self, analysis: &Analysis, node: u32) -> String {
         match self.nodes[node as usize].kind {
-            NodeKind::Frame(f) => match analysis.stacks().frame(f) {
-                Some(l) => {
-                    format!("{}:{}:{}", l.function, analysis.portable_path(&l.filename), l.lineno)
-                }
-                None => String::new(),
-            },
+            NodeKind::Frame(f) => analysis.stacks().frame(f).map_or_else(String::new, |l| {
+                ModuleResolver::new(analysis.header()).spell_portable(l)
+            }),
             _ => self.label(analysis, node),
         }
     }

@@ -70,7 +70,7 @@ pub(super) fn absorb(locations: &mut Locations, window: &Window, stacks: &Stacks
         if !steady {
             continue;
         }
-        let (stack, _) = locations.stack_of(i, stacks);
+        let (stack, _) = locations.stack_of(i, stacks, false);
         let own = locations.label(i);
         let Some(k) = stack.iter().position(|f| f == own) else { continue };
         // A container at the very line that made them (the caller's call line) comes first.

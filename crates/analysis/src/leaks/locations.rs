@@ -145,26 +145,19 @@ impl Locations {
         self.net[self.ranked[i] as usize]
     }
 
-    /// The stack of candidate `i` that grew most, spelled innermost first as memray shows it
-    /// (whatever the analysis's view: the detector's decisions must not depend on it), and its
-    /// thread.
-    pub(super) fn stack_of(&self, i: usize, stacks: &Stacks) -> (Vec<String>, Option<u64>) {
-        match self.series[i].best_stack {
-            Some((_, node, tid)) => {
-                (stacks.memray_stack(node, tid).iter().map(|l| spell(l)).collect(), Some(tid))
-            }
-            None => (Vec::new(), None),
-        }
-    }
-
-    /// [`Locations::stack_of`] as the analysis's view shows it, for the finding people read.
-    pub(super) fn shown_stack_of(&self, i: usize, stacks: &Stacks) -> (Vec<String>, Option<u64>) {
-        match self.series[i].best_stack {
-            Some((_, node, tid)) => {
-                (stacks.python_stack(node, tid).iter().map(|l| spell(l)).collect(), Some(tid))
-            }
-            None => (Vec::new(), None),
-        }
+    /// The stack of candidate `i` that grew most, spelled innermost first, and its thread: as
+    /// memray shows it for the detector's decisions (which must not depend on the analysis's
+    /// view), or as the view shows it (`shown`) for the finding people read.
+    pub(super) fn stack_of(
+        &self,
+        i: usize,
+        stacks: &Stacks,
+        shown: bool,
+    ) -> (Vec<String>, Option<u64>) {
+        let Some((_, node, tid)) = self.series[i].best_stack else { return (Vec::new(), None) };
+        let stack =
+            if shown { stacks.python_stack(node, tid) } else { stacks.memray_stack(node, tid) };
+        (stack.iter().map(|l| spell(l)).collect(), Some(tid))
     }
 }
 

@@ -400,7 +400,7 @@ fn judge(analysis: &Analysis, window: &Window, locations: &Locations, holding: H
         let label = locations.label(i);
         let c = if is_container[i] { examine(series, times, cut) } else { examined[i].take() };
         let Some(c) = c else { continue };
-        let (stack, tid) = locations.shown_stack_of(i, stacks);
+        let (stack, tid) = locations.stack_of(i, stacks, true);
         // The thread matters when one thread carries (nearly) all the growth.
         let total: i128 = series.by_thread.values().filter(|g| **g > 0).sum();
         let own = tid.and_then(|t| series.by_thread.get(&Some(t))).copied().unwrap_or(0);
