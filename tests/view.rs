@@ -7,11 +7,21 @@ use serde_json::Value;
 use crate::common::*;
 
 fn top_json(fixture: &str, extra: &[&str]) -> Value {
-    let capture = fixtures_dir().join(fixture).join("capture.bin");
-    let mut argv = vec!["top", capture.to_str().unwrap(), "--json", "-n", "100000"];
+    json_of(&["top", "-n", "100000"], &[fixture], extra)
+}
+
+/// The JSON of `memreport COMMAND CAPTURES... --json EXTRA...`.
+fn json_of(command: &[&str], fixtures: &[&str], extra: &[&str]) -> Value {
+    let captures: Vec<String> = fixtures
+        .iter()
+        .map(|f| fixtures_dir().join(f).join("capture.bin").to_str().unwrap().to_string())
+        .collect();
+    let mut argv: Vec<&str> = command.to_vec();
+    argv.extend(captures.iter().map(String::as_str));
+    argv.push("--json");
     argv.extend_from_slice(extra);
     let run = memreport(&argv);
-    assert_eq!(run.code, 0, "{fixture} {extra:?}: {}", run.stderr);
+    assert_eq!(run.code, 0, "{argv:?}: {}", run.stderr);
     serde_json::from_slice(&run.stdout).unwrap()
 }
 
@@ -155,6 +165,62 @@ fn tree_lines_fit_100_columns_with_portable_paths() {
 }
 
 #[test]
+fn leaks_lines_fit_100_columns_with_portable_paths() {
+    for fixture in ["real-flask-leak", "leak-listeners", "hostile-names", "rss-untracked"] {
+        let capture = fixtures_dir().join(fixture).join("capture.bin");
+        let run = memreport(&["leaks", capture.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let text = String::from_utf8(run.stdout).unwrap();
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= 100,
+                "{fixture}: {} chars: {line}",
+                line.chars().count()
+            );
+            assert!(!line.contains("/site-packages/"), "{fixture}: {line}");
+        }
+    }
+    // The frames of a finding keep their full paths in JSON.
+    let json = json_of(&["leaks"], &["real-flask-leak"], &[]);
+    let stack = json["findings"][0]["stack"].as_array().unwrap();
+    assert!(stack.iter().any(|f| f.as_str().unwrap().contains("/site-packages/flask/")), "{json}");
+}
+
+#[test]
+fn leaks_and_diff_answer_for_the_allocations_the_filters_keep() {
+    let growth_at = |json: &Value| -> Vec<String> {
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] != "allocator-retention")
+            .map(|f| f["location"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let all = json_of(&["leaks"], &["real-flask-leak"], &[]);
+    assert_eq!(all["verdict"], "leak");
+    assert_eq!(growth_at(&all), ["remember:flask_threads.py:41"]);
+    // The leak's stack runs through Flask: focusing on Flask keeps it, ignoring the leaking
+    // line's function drops it, and the verdict follows.
+    let focused = json_of(&["leaks"], &["real-flask-leak"], &["--focus", r"flask/app\.py"]);
+    assert_eq!(growth_at(&focused), growth_at(&all));
+    let ignored = json_of(&["leaks"], &["real-flask-leak"], &["--ignore", "^remember:"]);
+    assert!(growth_at(&ignored).is_empty(), "{ignored}");
+    assert_ne!(ignored["verdict"], "leak");
+    // A diff's totals are those of the kept allocations: memray's bytes at the peak for the
+    // allocations with such a frame, on both sides.
+    let (with, _) = memray_peak_bytes_with("real-flask-threads", "flask/app.py");
+    let pair = ["real-flask-threads", "real-flask-threads"];
+    let diff = json_of(&["diff"], &pair, &["--focus", r"flask/app\.py"]);
+    for side in ["before", "after"] {
+        assert_eq!(diff[side]["peak_memory"].as_u64(), Some(with), "{side}: {diff}");
+    }
+    let whole = json_of(&["diff"], &pair, &[]);
+    let allocated = |d: &Value| d["before"]["total_bytes_allocated"].as_u64().unwrap();
+    assert!(allocated(&diff) < allocated(&whole), "{diff}");
+}
+
+#[test]
 fn leak_detection_does_not_depend_on_the_view() {
     for fixture in ["real-flask-leak", "leak-dict-cache", "leak-listeners"] {
         let path = fixtures_dir().join(fixture).join("capture.bin");
@@ -164,9 +230,11 @@ fn leak_detection_does_not_depend_on_the_view() {
         viewed.set_view(&view);
         let mut a = memreport_analysis::leaks::detect(&plain);
         let mut b = memreport_analysis::leaks::detect(&viewed);
-        // The view changes the stack a finding shows, and nothing the detector decides.
+        // Hiding frames changes the stack a finding shows, and nothing the detector decides (an
+        // ignore that matches nothing keeps every allocation).
         for f in a.findings.iter_mut().chain(b.findings.iter_mut()) {
             f.stack.clear();
+            f.stack_portable.clear();
         }
         assert_eq!(format!("{a:?}"), format!("{b:?}"), "{fixture}");
     }

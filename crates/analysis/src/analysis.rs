@@ -547,7 +547,8 @@ impl Analysis {
 
     /// Shows this analysis through `view` from now on: stacks in groups, call trees and flame
     /// graphs are presented by it, and the rows of every result keep only the allocations it
-    /// focuses on (so totals follow). Stats and leak detection read the capture as memray does.
+    /// focuses on (so totals follow). Stats read the capture as memray does. Leak detection
+    /// reads stacks as memray shows them, and looks only at the allocations the view keeps.
     pub fn set_view(&mut self, view: &crate::View) {
         self.stacks.set_view(view);
     }

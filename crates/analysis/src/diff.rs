@@ -89,7 +89,7 @@ impl Status {
 /// One capture's totals.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Side {
-    /// Peak memory.
+    /// Peak memory: with a view that keeps only some allocations, their bytes at the peak.
     pub peak_memory: u64,
     /// Still live at the end.
     pub leaked: Usage,
@@ -243,7 +243,7 @@ fn tally(analysis: &Analysis, by: By) -> (BTreeMap<String, Tally>, leaks::Leaks)
         }
     }
     if !analysis.is_aggregated() {
-        for site in analysis.sites() {
+        for site in analysis.sites().iter().filter(|s| stacks.keeps(s.python_node, s.tid)) {
             let stack = stacks.python_stack(site.python_node, site.tid);
             let key = label(stack.first().copied(), by, &modules);
             let t = out.entry(key).or_default();
@@ -263,10 +263,21 @@ fn tally(analysis: &Analysis, by: By) -> (BTreeMap<String, Tally>, leaks::Leaks)
 }
 
 fn side(analysis: &Analysis, found: &leaks::Leaks) -> Side {
+    let stacks = analysis.stacks();
+    // With a view that keeps only some allocations, the totals are theirs: the bytes they held
+    // at the peak, and what they allocated.
+    let (peak_memory, allocated) = if stacks.filters_rows() {
+        let peak = analysis.total(Mode::Peak).unwrap_or_default().bytes;
+        let kept = analysis.sites().iter().filter(|s| stacks.keeps(s.python_node, s.tid));
+        let allocated = (!analysis.is_aggregated()).then(|| Usage::sum(kept.map(|s| s.allocated)));
+        (peak, allocated)
+    } else {
+        (analysis.peak_memory(), analysis.allocated())
+    };
     Side {
-        peak_memory: analysis.peak_memory(),
+        peak_memory,
         leaked: analysis.total(Mode::Leaks).unwrap_or_default(),
-        allocated: analysis.allocated(),
+        allocated,
         duration_s: analysis.duration_s(),
         format_version: analysis.header().version,
         aggregated: analysis.is_aggregated(),

@@ -76,6 +76,11 @@ impl Stacks {
         self.filters_rows = view.filters_rows();
     }
 
+    /// Whether the view keeps only some allocations (a focus or an ignore).
+    pub(crate) fn filters_rows(&self) -> bool {
+        self.filters_rows
+    }
+
     /// Whether the view keeps an allocation with this stack (always, without focus or ignore).
     pub(crate) fn keeps(&self, node: u32, tid: u64) -> bool {
         if !self.filters_rows {

@@ -183,6 +183,8 @@ pub(crate) enum Command {
     Leaks {
         /// The capture file (.bin).
         capture: PathBuf,
+        #[command(flatten)]
+        view: ViewArgs,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -200,6 +202,8 @@ pub(crate) enum Command {
         before: PathBuf,
         /// The capture after the change.
         after: PathBuf,
+        #[command(flatten)]
+        view: ViewArgs,
         /// Also write the diff page (a differential flame graph, both heaps over time, the
         /// changed locations) to this file.
         #[arg(short, long, value_name = "FILE")]

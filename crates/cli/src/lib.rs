@@ -93,6 +93,8 @@ pub fn run_on(
         Command::Top { view, .. }
         | Command::Tree { view, .. }
         | Command::Flamegraph { view, .. }
+        | Command::Leaks { view, .. }
+        | Command::Diff { view, .. }
         | Command::Report { view, .. } => match view.view() {
             Ok(view) => Some(view),
             Err(e) => {
@@ -184,11 +186,13 @@ pub fn run_on(
             let view = FlamegraphView { mode, threads, inverted };
             commands::flamegraph(&cx, &capture, output, view, &mut out, stderr)
         }
-        Command::Diff { before, after, output, json, by, n, fail_on_increase } => {
+        Command::Diff { before, after, view: _, output, json, by, n, fail_on_increase } => {
             let opts = DiffOptions { output, json, by: by.into(), n, fail_on_increase };
             commands::diff(&cx, &before, &after, opts, &mut out, stderr)
         }
-        Command::Leaks { capture, json } => commands::leaks(&cx, &capture, json, &mut out, stderr),
+        Command::Leaks { capture, view: _, json } => {
+            commands::leaks(&cx, &capture, json, &mut out, stderr)
+        }
         Command::Report { capture, view: _, output } => {
             commands::report(&cx, &capture, output, &mut out, stderr)
         }

@@ -9,7 +9,7 @@ use memreport_analysis::Analysis;
 use serde::Serialize;
 
 use crate::terminal::visible;
-use crate::text::{human_rate, human_size, Style};
+use crate::text::{cut_to, human_rate, human_size, wrap, Style};
 
 #[derive(Serialize)]
 struct RetentionJson {
@@ -314,15 +314,19 @@ pub fn write_text(
     analysis: &Analysis,
     found: &Leaks,
     style: Style,
+    width: usize,
 ) -> io::Result<()> {
     // Every line is passed through `visible` before it is styled: locations, stacks and
-    // thread names come from the capture.
-    writeln!(
-        out,
-        "{} {}",
-        style.bold(&format!("verdict: {}", found.verdict.name())),
-        visible(&reason_text(found))
-    )?;
+    // thread names come from the capture. Prose is wrapped to the width, frames are cut to it.
+    let verdict = format!("verdict: {}", found.verdict.name());
+    let head = format!("{verdict} {}", visible(&reason_text(found)));
+    for (i, line) in wrap(&head, width, "  ").into_iter().enumerate() {
+        match i {
+            // The verdict's own words are bold, the reason beside them is not.
+            0 => writeln!(out, "{}{}", style.bold(&verdict), &line[verdict.len()..])?,
+            _ => writeln!(out, "{line}")?,
+        }
+    }
     // The terminal shows the fastest few; JSON and the page have them all.
     let heap: Vec<&Finding> =
         found.findings.iter().filter(|f| f.kind != Kind::AllocatorRetention).collect();
@@ -332,25 +336,29 @@ pub fn write_text(
         .copied()
         .chain(found.findings.iter().filter(|f| f.kind == Kind::AllocatorRetention))
         .collect();
+    const INDENT: &str = "   ";
     for (i, f) in shown.iter().enumerate() {
         writeln!(out)?;
-        writeln!(
-            out,
-            "{}",
-            style.bold(&visible(&format!(
-                "{}. {} (confidence {:.2})",
-                i + 1,
-                finding_title(analysis, f),
-                f.confidence
-            )))
-        )?;
-        writeln!(out, "   {}", style.figure(&finding_numbers(f)))?;
-        writeln!(out, "   {}", visible(&evidence_text(f)))?;
-        for frame in f.stack.iter().take(8) {
-            writeln!(out, "   {}", style.dim(&format!("  at {}", visible(frame))))?;
+        let title =
+            format!("{}. {} (confidence {:.2})", i + 1, finding_title(analysis, f), f.confidence);
+        for line in wrap(&visible(&title), width, INDENT) {
+            writeln!(out, "{}", style.bold(&line))?;
         }
-        if f.stack.len() > 8 {
-            writeln!(out, "   {}", style.dim(&format!("  … {} more frames", f.stack.len() - 8)))?;
+        // The body is indented under the title, every line of it.
+        let body = width.saturating_sub(INDENT.len());
+        for line in wrap(&finding_numbers(f), body, "") {
+            writeln!(out, "{INDENT}{}", style.figure(&line))?;
+        }
+        for line in wrap(&visible(&evidence_text(f)), body, "") {
+            writeln!(out, "{INDENT}{line}")?;
+        }
+        for frame in f.stack_portable.iter().take(8) {
+            let line = cut_to(&format!("  at {}", visible(frame)), body);
+            writeln!(out, "{INDENT}{}", style.dim(&line))?;
+        }
+        if f.stack_portable.len() > 8 {
+            let more = format!("  … {} more frames", f.stack_portable.len() - 8);
+            writeln!(out, "{INDENT}{}", style.dim(&more))?;
         }
     }
     if heap.len() > MAX_TEXT_FINDINGS {

@@ -37,6 +37,58 @@ pub fn percent(part: u64, whole: u64) -> String {
     format!("{:.1}%", part as f64 * 100.0 / whole as f64)
 }
 
+/// `text` cut to `width` characters, its last one `…` when it was longer.
+pub(crate) fn cut_to(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    text.chars().take(width.saturating_sub(1)).chain(['…']).collect()
+}
+
+/// `text` broken into lines of at most `width` characters at spaces, every line after the first
+/// starting with `indent`. A word longer than a line is broken where the line ends, so that no
+/// line is ever wider (a path or a name from a capture can be one long word).
+pub(crate) fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
+    let indent_len = indent.chars().count();
+    // Never less than 20 characters of text on a line, however deep the indent.
+    let width = width.max(indent_len + 20);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    let mut len = 0;
+    // Whether the line holds a word yet (it may hold the indent alone).
+    let mut fresh = true;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let gap = usize::from(!fresh);
+            if len + gap + word.len() <= width {
+                if !fresh {
+                    line.push(' ');
+                }
+                line.extend(&word);
+                len += gap + word.len();
+                fresh = false;
+                break;
+            }
+            // The word does not fit: it goes on a new line, or, when this line is empty, is
+            // broken where the line ends.
+            if fresh {
+                let room = width - len;
+                line.extend(&word[..room]);
+                word.drain(..room);
+            }
+            lines.push(std::mem::take(&mut line));
+            line.push_str(indent);
+            len = indent_len;
+            fresh = true;
+        }
+    }
+    if !fresh || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// Whether to colour output, and how.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Style {
@@ -142,6 +194,19 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_breaks_at_spaces_and_inside_words_longer_than_a_line() {
+        let lines = wrap("one two three four five six seven", 24, "   ");
+        assert_eq!(lines, ["one two three four five", "   six seven"]);
+        let long = "x".repeat(50);
+        let lines = wrap(&format!("at {long} end"), 24, "  ");
+        assert!(lines.iter().all(|l| l.chars().count() <= 24), "{lines:?}");
+        assert_eq!(lines.concat().replace(' ', ""), format!("at{long}end"));
+        assert_eq!(wrap("", 30, "  "), [""]);
+        assert_eq!(cut_to("abcdef", 4), "abc…");
+        assert_eq!(cut_to("abc", 4), "abc");
+    }
 
     #[test]
     fn sizes_read_well() {

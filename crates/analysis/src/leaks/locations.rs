@@ -12,7 +12,7 @@ use super::Window;
 use crate::analysis::Analysis;
 use crate::files::ModuleResolver;
 use crate::group::{By, SiteLabels};
-use crate::stacks::{spell, Stacks};
+use crate::stacks::{spell, Location, Stacks};
 use crate::timeline::dense_points;
 use crate::Site;
 
@@ -54,7 +54,9 @@ impl Locations {
         let labels: Vec<(u32, u32)> = sites
             .iter()
             .map(|site| {
-                if site.series.is_empty() {
+                // A view's focus or ignore leaves out the allocations it does not keep: the
+                // detector then answers for the rest alone.
+                if site.series.is_empty() || !stacks.keeps(site.python_node, site.tid) {
                     return NO_SERIES;
                 }
                 let (own, line) = labeller.of(site);
@@ -154,10 +156,21 @@ impl Locations {
         stacks: &Stacks,
         shown: bool,
     ) -> (Vec<String>, Option<u64>) {
+        let (stack, tid) = self.frames_of(i, stacks, shown);
+        (stack.iter().map(|l| spell(l)).collect(), tid)
+    }
+
+    /// The frames of [`Locations::stack_of`].
+    pub(super) fn frames_of<'s>(
+        &self,
+        i: usize,
+        stacks: &'s Stacks,
+        shown: bool,
+    ) -> (Vec<&'s Location>, Option<u64>) {
         let Some((_, node, tid)) = self.series[i].best_stack else { return (Vec::new(), None) };
         let stack =
             if shown { stacks.python_stack(node, tid) } else { stacks.memray_stack(node, tid) };
-        (stack.iter().map(|l| spell(l)).collect(), Some(tid))
+        (stack, Some(tid))
     }
 }
 

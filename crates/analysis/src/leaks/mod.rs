@@ -61,6 +61,7 @@ use self::examine::{examine, examine_with, largest_line};
 use self::locations::Locations;
 use self::retention::{allocator_retention, heap_growth};
 use crate::analysis::Analysis;
+use crate::stacks::spell;
 
 pub use self::trend::{trend, Trend};
 
@@ -230,6 +231,9 @@ pub struct Finding {
     pub holds: Option<String>,
     /// The stack that grows most there, innermost first.
     pub stack: Vec<String>,
+    /// The same frames with portable paths (`<site-packages>/flask/app.py`), for text that must
+    /// fit a terminal.
+    pub stack_portable: Vec<String>,
     /// The thread, when one thread carries the growth and the capture has several.
     pub thread: Option<u64>,
     /// Live bytes there when the capture ends (for retention: RSS minus heap at the end).
@@ -379,6 +383,7 @@ fn judge(analysis: &Analysis, window: &Window, locations: &Locations, holding: H
     let Holding { is_container, held_by, holds, mut examined } = holding;
     let (times, cut, n_ticks) = (&window.times, window.cut, window.n_ticks);
     let stacks = analysis.stacks();
+    let modules = crate::files::ModuleResolver::new(analysis.header());
     let multi_threaded = analysis.info().threads.len() > 1;
     let mut findings: Vec<Finding> = Vec::new();
     let mut arena_growth = 0u64;
@@ -400,7 +405,9 @@ fn judge(analysis: &Analysis, window: &Window, locations: &Locations, holding: H
         let label = locations.label(i);
         let c = if is_container[i] { examine(series, times, cut) } else { examined[i].take() };
         let Some(c) = c else { continue };
-        let (stack, tid) = locations.stack_of(i, stacks, true);
+        let (frames, tid) = locations.frames_of(i, stacks, true);
+        let stack = frames.iter().map(|l| spell(l)).collect();
+        let stack_portable = frames.iter().map(|l| modules.spell_portable(l)).collect();
         // The thread matters when one thread carries (nearly) all the growth.
         let total: i128 = series.by_thread.values().filter(|g| **g > 0).sum();
         let own = tid.and_then(|t| series.by_thread.get(&Some(t))).copied().unwrap_or(0);
@@ -419,6 +426,7 @@ fn judge(analysis: &Analysis, window: &Window, locations: &Locations, holding: H
                 names[held].clone()
             }),
             stack,
+            stack_portable,
             thread,
             live_bytes_end: c.end_bytes,
             growth_bytes: c.growth,
@@ -460,7 +468,9 @@ fn conclude(analysis: &Analysis, window: &Window, judged: Judged) -> Leaks {
     let Judged { mut findings, arena_growth, largest_step } = judged;
     let window_s = window.span_s();
     let strong = findings.iter().filter(|f| f.confidence >= LEAK_CONFIDENCE).count();
-    let heap = heap_growth(analysis, window.warmup_s);
+    // The heap over time is the whole process's: with a view that keeps only some allocations,
+    // its rise says nothing about them.
+    let heap = heap_growth(analysis, window.warmup_s).filter(|_| !analysis.stacks().filters_rows());
     let retention = allocator_retention(analysis, window_s.0);
     let (verdict, reason) = if strong > 0 {
         (Verdict::Leak, Reason::Growing { locations: strong })

@@ -61,6 +61,7 @@ fn retention_finding(
         allocated_at: String::new(),
         holds: None,
         stack: Vec::new(),
+        stack_portable: Vec::new(),
         thread: None,
         live_bytes_end: retention.rss_end.saturating_sub(retention.heap_end),
         growth_bytes: retained.max(0.0) as u64,

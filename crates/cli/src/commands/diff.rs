@@ -50,8 +50,12 @@ pub(crate) fn diff(
     } else {
         (read(before), read(after))
     };
-    let b = b.map_err(|e| Failure::input(before, e))?;
-    let a = a.map_err(|e| Failure::input(after, e))?;
+    let mut b = b.map_err(|e| Failure::input(before, e))?;
+    let mut a = a.map_err(|e| Failure::input(after, e))?;
+    if let Some(view) = &cx.view {
+        b.set_view(view);
+        a.set_view(view);
+    }
     warn_truncated(stderr, before, Some(b.end()));
     warn_truncated(stderr, after, Some(a.end()));
     let result = memreport_analysis::diff::diff(&b, &a, opts.by);

@@ -21,7 +21,7 @@ pub(crate) fn leaks(
     if json {
         output(memreport_report::leaks::write_json(out, &analysis, &found))?;
     } else {
-        output(memreport_report::leaks::write_text(out, &analysis, &found, cx.style))?;
+        output(memreport_report::leaks::write_text(out, &analysis, &found, cx.style, cx.columns))?;
     }
     Ok(EXIT_OK)
 }
