@@ -421,6 +421,27 @@ const FIND_FRAME: &str = r#"(() => {
   return {x: r.left + Math.min(r.width / 2, 20), y: r.top + r.height / 2};
 })()"#;
 
+/// Switches the first flame section to its second graph, searches it, and switches back.
+const TOGGLE_VIEW: &str = r#"(() => {
+  const section = document.querySelector("section.flame");
+  const radio = section.querySelector('.fg-variants input:not([value="main"])');
+  if (!radio) return null;
+  const names = v => [...section.querySelectorAll(`.fg-view[data-view="${v}"] svg.fg g[data-w]`)]
+    .map(g => g.dataset.d + " " + g.querySelector("title").textContent.split("\n")[0]).join("|");
+  const shown = () => [...section.querySelectorAll(".fg-view")].filter(v => !v.hidden).map(v => v.dataset.view);
+  radio.click();
+  const now = shown();
+  const labels = [...section.querySelectorAll(`.fg-view[data-view="${radio.value}"] svg.fg text`)]
+    .filter(t => t.textContent.length > 2).length;
+  const s = section.querySelector(".fg-search");
+  s.value = "."; s.dispatchEvent(new Event("input"));
+  const matched = section.querySelector(".fg-matched").textContent;
+  s.value = ""; s.dispatchEvent(new Event("input"));
+  section.querySelector('.fg-variants input[value="main"]').click();
+  return {key: radio.value, shown: now, labels, matched, back: shown(),
+          differ: names("main") !== names(radio.value)};
+})()"#;
+
 #[test]
 fn pages_load_offline_without_errors_and_flame_graphs_zoom() {
     let Some(mut browser) = Browser::launch() else { return };
@@ -483,6 +504,30 @@ fn pages_load_offline_without_errors_and_flame_graphs_zoom() {
             "(() => { const s = document.querySelector('section.flame .fg-search'); s.value = ''; \
              s.dispatchEvent(new Event('input')); window.scrollTo(0, 0); })()",
         );
+        // Wide frames (a third of the graph or more) show their bytes beside their name.
+        let sized = page.eval(
+            "(() => { const svg = document.querySelector('section.flame .fg-view:not([hidden]) svg.fg'); \
+             const wide = [...svg.querySelectorAll('g[data-w]')].filter(g => Number(g.dataset.d) > 0 \
+             && Number(g.dataset.w) * 3 >= Number(svg.dataset.total)); \
+             if (wide.length === 0) return null; \
+             return wide.some(g => / · [0-9.]+ (B|[KMGTPE]iB)$/.test(g.querySelector('text').textContent)); })()",
+        );
+        if sized == json!(false) {
+            failures.push(format!("{name}: no frame shows its bytes"));
+        }
+        // The other graphs of a section are one click away, and search follows the one shown.
+        let switched = page.eval(TOGGLE_VIEW);
+        if !switched.is_null() {
+            let ok = switched["shown"].as_array().is_some_and(|s| s.len() == 1)
+                && switched["shown"][0] == switched["key"]
+                && switched["labels"].as_u64().unwrap_or(0) > 0
+                && switched["matched"].as_str().unwrap_or("").starts_with("matched 100")
+                && switched["back"] == json!(["main"])
+                && switched["differ"] == json!(true);
+            if !ok {
+                failures.push(format!("{name}: switching graphs: {switched}"));
+            }
+        }
         if name.ends_with("-report") {
             // Sorting the table by a column orders its rows by that column.
             let sorted = page.eval(

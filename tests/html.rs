@@ -164,3 +164,56 @@ fn frames_are_coloured_by_kind_and_labelled_short() {
     }
     assert_eq!(seen, [true; 3], "each kind is drawn");
 }
+
+/// The lines of the frames of one of a section's graphs (`main`, `inverted`, `every-frame`).
+fn view_frames<'a>(html: &'a str, view: &str) -> Vec<&'a str> {
+    let start = html.find(&format!("class=\"fg-view\" data-view=\"{view}\"")).unwrap();
+    let rest = &html[start..];
+    let end = rest.find("</svg>").unwrap();
+    rest[..end].lines().filter(|l| l.starts_with("<g")).collect()
+}
+
+#[test]
+fn pages_switch_between_inverted_and_every_frame_graphs() {
+    let html = page("real-django-runserver", &["flamegraph"]);
+    for key in ["main", "inverted", "every-frame"] {
+        assert!(html.contains(&format!("value=\"{key}\"")), "a button for {key}");
+    }
+    let total = |frames: &[&str]| -> String {
+        let root = frames.iter().find(|l| l.starts_with("<g class=\"root\"")).unwrap();
+        root[root.find("data-w=").unwrap()..].split(' ').next().unwrap().to_string()
+    };
+    let (main, inverted, every) = (
+        view_frames(&html, "main"),
+        view_frames(&html, "inverted"),
+        view_frames(&html, "every-frame"),
+    );
+    // One set of rows, three drawings: the totals agree; memray's runner frames are outside
+    // every stack only in the graph of every frame (elsewhere only where the runner itself
+    // allocated); the inverted graph's first level holds where memory was allocated.
+    assert_eq!(total(&main), total(&inverted));
+    assert_eq!(total(&main), total(&every));
+    let width = |line: &str| -> u64 {
+        line[line.find("data-w=\"").unwrap() + 8..].split('"').next().unwrap().parse().unwrap()
+    };
+    let whole = width(main.iter().find(|l| l.starts_with("<g class=\"root\"")).unwrap());
+    // The widest runner frame: nearly everything in the graph of every frame, little elsewhere.
+    let runner = |frames: &[&str]| {
+        frames.iter().filter(|l| l.contains("_run_tracker")).map(|l| width(l)).max().unwrap_or(0)
+    };
+    assert!(runner(&every) * 2 > whole, "{} of {whole}", runner(&every));
+    assert!(runner(&main) * 10 < whole && runner(&inverted) * 10 < whole);
+    let level = |frames: &[&str], d: &str| -> Vec<String> {
+        let mut names: Vec<String> = frames
+            .iter()
+            .filter(|l| l.contains(&format!("data-d=\"{d}\"")))
+            .map(|l| l[l.find("<title>").unwrap() + 7..].split('&').next().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_ne!(level(&main, "1"), level(&inverted, "1"));
+    // With every frame asked for already, there is no third graph to switch to.
+    let all = page("real-django-runserver", &["flamegraph", "--all-frames"]);
+    assert!(all.contains("value=\"inverted\"") && !all.contains("value=\"every-frame\""));
+}

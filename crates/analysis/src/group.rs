@@ -337,6 +337,9 @@ pub struct Shape {
     /// Innermost frame first, callers below it: where memory was allocated, whoever called
     /// (memray's `--inverted`).
     pub inverted: bool,
+    /// Every frame of memray's stacks, whatever the analysis's view hides (its runner and
+    /// import-system trimming, `hide` and `show`); a focus or an ignore still picks the rows.
+    pub every_frame: bool,
 }
 
 impl CallTree {
@@ -370,7 +373,11 @@ impl CallTree {
         // Reused for every row: allocating a stack per row was most of the build's time.
         let mut stack: Vec<u32> = Vec::new();
         for e in entries {
-            stacks.python_stack_ids_into(e.python_node, e.representative_tid, &mut stack);
+            if shape.every_frame {
+                stacks.memray_stack_ids_into(e.python_node, e.representative_tid, &mut stack);
+            } else {
+                stacks.python_stack_ids_into(e.python_node, e.representative_tid, &mut stack);
+            }
             nodes[0].usage.add(e.usage);
             path.clear();
             path.extend(e.tid.map(NodeKind::Thread));

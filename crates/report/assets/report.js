@@ -16,16 +16,12 @@
   // ---- Flame graphs -------------------------------------------------------------------------
   // Each frame is <g data-x data-w data-d> (start, width and depth in the graph's units) around
   // <title>, <rect> and <text>. Zooming to a frame shows its subtree across the full width and
-  // its ancestors as full-width bars; everything else is hidden.
-  function setUpFlame(section) {
-    var svg = section.querySelector("svg.fg");
-    if (!svg) return;
+  // its ancestors as full-width bars; everything else is hidden. A section may hold several
+  // views of one graph (inverted, every frame), each drawn already; the radio buttons show one,
+  // and the search box and the reset button act on the one shown.
+  function setUpGraph(svg, details) {
     var total = Number(svg.getAttribute("data-total"));
     var scale = Number(svg.getAttribute("data-scale")) || 1;
-    var search = section.querySelector(".fg-search");
-    var reset = section.querySelector(".fg-reset");
-    var matched = section.querySelector(".fg-matched");
-    var details = section.querySelector(".fg-details");
     var frames = Array.prototype.map.call(svg.querySelectorAll("g[data-w]"), function (g) {
       var title = g.querySelector("title").textContent;
       return {
@@ -42,6 +38,7 @@
     var byGroup = new Map(frames.map(function (f) { return [f.g, f]; }));
     var view = { x: 0, w: total, d: 0 };
     var charWidth = 0;
+    var graph = { zoomed: false };
 
     function measureChar() {
       var sample = frames.length ? frames[0].text : null;
@@ -51,7 +48,8 @@
       return canvas.measureText("mmmmmmmmmm").width / 10 || 7.2;
     }
 
-    // Each label shows as much of the name as fits its frame, as inferno does when it draws.
+    // Each label shows as much of the name as fits its frame, as inferno does when it draws,
+    // and the frame's bytes after it when both fit (the root's name has its bytes already).
     function fitText() {
       var width = svg.getBoundingClientRect().width;
       if (!width) return;
@@ -60,7 +58,15 @@
         if (f.g.classList.contains("hidden")) return;
         var px = (f.d < view.d ? 1 : f.w / view.w) * width;
         var fits = Math.floor((px - 6) / charWidth);
-        f.text.textContent = fits < 3 ? "" : f.name.length <= fits ? f.name : f.name.slice(0, fits - 2) + "..";
+        var name = f.name;
+        var suffix = f.d === 0 ? "" : " · " + humanSize(f.w * scale);
+        var text;
+        if (fits < 3) text = "";
+        else if (name.length + suffix.length <= fits) text = name + suffix;
+        // A wide frame keeps its bytes and cuts its name; a narrow one gives the name the room.
+        else if (suffix && fits >= suffix.length + 12) text = name.slice(0, fits - suffix.length - 2) + ".." + suffix;
+        else text = name.length <= fits ? name : name.slice(0, fits - 2) + "..";
+        f.text.textContent = text;
       });
     }
 
@@ -93,52 +99,86 @@
         if (inside) place(f, (f.x - target.x) / view.w * 100, f.w / view.w * 100);
         else if (ancestor) place(f, 0, 100);
       });
-      reset.disabled = target.d === 0;
-      svg.classList.toggle("zoomed", target.d !== 0);
+      graph.zoomed = target.d !== 0;
+      svg.classList.toggle("zoomed", graph.zoomed);
       fitHeight();
       fitText();
+      if (graph.onZoom) graph.onZoom();
     }
 
     svg.addEventListener("click", function (event) {
       var g = event.target.closest("g[data-w]");
       if (g) zoom(byGroup.get(g));
     });
-    reset.addEventListener("click", function () { zoom(frames[0]); });
     svg.addEventListener("mouseover", function (event) {
       var g = event.target.closest("g[data-w]");
       if (g) details.textContent = byGroup.get(g).title.split("\n").join(" · ");
     });
     svg.addEventListener("mouseleave", function () { details.innerHTML = "&nbsp;"; });
 
-    function runSearch() {
-      var term = search.value.trim();
-      var pattern = null;
-      if (term) {
-        try { pattern = new RegExp(term, "i"); }
-        catch (e) { pattern = new RegExp(term.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "i"); }
-      }
-      // The share matched is the union of matching frames' spans, so that a match nested in
-      // another match is not counted twice.
+    // The share matched is the union of matching frames' spans, so that a match nested in
+    // another match is not counted twice.
+    graph.search = function (pattern) {
       var spans = [];
       frames.forEach(function (f) {
         var hit = pattern !== null && f.d > 0 && pattern.test(f.name);
         f.g.classList.toggle("match", hit);
         if (hit) spans.push([f.x, f.x + f.w]);
       });
-      if (!pattern) { matched.textContent = ""; return; }
+      if (!pattern) return "";
       spans.sort(function (a, b) { return a[0] - b[0]; });
       var covered = 0, end = -1;
       spans.forEach(function (s) {
         if (s[0] >= end) { covered += s[1] - s[0]; end = s[1]; }
         else if (s[1] > end) { covered += s[1] - end; end = s[1]; }
       });
-      matched.textContent = spans.length === 0 ? "no match" :
+      return spans.length === 0 ? "no match" :
         "matched " + (covered / total * 100).toFixed(2) + "% (" + humanSize(covered * scale) + ")";
-    }
-    search.addEventListener("input", runSearch);
+    };
+    graph.reset = function () { if (frames.length) zoom(frames[0]); };
+    graph.fit = function () { fitHeight(); fitText(); };
+    return graph;
+  }
 
-    window.addEventListener("resize", fitText);
-    fitText();
+  function setUpFlame(section) {
+    var search = section.querySelector(".fg-search");
+    var reset = section.querySelector(".fg-reset");
+    var matched = section.querySelector(".fg-matched");
+    var details = section.querySelector(".fg-details");
+    var views = Array.prototype.filter.call(section.querySelectorAll(".fg-view"), function (v) {
+      return v.querySelector("svg.fg");
+    }).map(function (v) {
+      return { box: v, graph: setUpGraph(v.querySelector("svg.fg"), details) };
+    });
+    if (!views.length) return;
+    var active = views[0];
+
+    function pattern() {
+      var term = search.value.trim();
+      if (!term) return null;
+      try { return new RegExp(term, "i"); }
+      catch (e) { return new RegExp(term.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "i"); }
+    }
+    function runSearch() { matched.textContent = active.graph.search(pattern()); }
+    views.forEach(function (v) {
+      v.graph.onZoom = function () { if (v === active) reset.disabled = !v.graph.zoomed; };
+    });
+
+    Array.prototype.forEach.call(section.querySelectorAll(".fg-variants input"), function (radio) {
+      radio.addEventListener("change", function () {
+        views.forEach(function (v) {
+          v.box.hidden = v.box.getAttribute("data-view") !== radio.value;
+          if (!v.box.hidden) active = v;
+        });
+        reset.disabled = !active.graph.zoomed;
+        active.graph.fit();
+        runSearch();
+      });
+    });
+    search.addEventListener("input", runSearch);
+    reset.addEventListener("click", function () { active.graph.reset(); });
+    window.addEventListener("resize", function () { active.graph.fit(); });
+    views.forEach(function (v) { v.graph.fit(); });
   }
 
   // ---- Charts -------------------------------------------------------------------------------

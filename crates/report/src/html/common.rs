@@ -47,8 +47,36 @@ pub(super) struct FlameSection {
     pub(super) id: &'static str,
     pub(super) heading: String,
     pub(super) intro: String,
+    /// The graphs the page can switch between, the one shown first first.
+    pub(super) variants: Vec<FlameVariant>,
+}
+
+/// One drawing of a section's graph: the asked-for view, or another orientation or every frame.
+pub(super) struct FlameVariant {
+    /// Its value in the page's radio buttons.
+    pub(super) key: &'static str,
+    /// Its button's label.
+    pub(super) label: &'static str,
     pub(super) svg: String,
     pub(super) note: String,
+}
+
+impl FlameVariant {
+    pub(super) fn drawn(key: &'static str, label: &'static str, graph: FlameGraph) -> Self {
+        FlameVariant { key, label, note: fold_note(&graph), svg: graph.svg }
+    }
+}
+
+/// Shares of a section's budgets: the asked-for graph, then each other view.
+const MAIN_SHARE: f64 = 0.7;
+const OTHER_SHARE: f64 = 0.15;
+
+fn share(options: FlameOptions<'_>, share: f64) -> FlameOptions<'_> {
+    FlameOptions {
+        max_frames: ((options.max_frames as f64 * share) as usize).max(1),
+        max_svg_bytes: (options.max_svg_bytes as f64 * share) as usize,
+        ..options
+    }
 }
 
 /// The parts every page starts with.
@@ -123,7 +151,7 @@ pub(super) fn header(analysis: &Analysis, capture_name: &str, what: &str) -> Hea
 struct PlainFrames<'a> {
     stacks: &'a Stacks,
     tree: &'a CallTree,
-    places: Vec<Place>,
+    places: &'a [Place],
 }
 
 impl PlainFrames<'_> {
@@ -165,14 +193,50 @@ pub(super) fn flame_section(
     id: &'static str,
 ) -> Result<FlameSection, Unavailable> {
     let entries = analysis.entries(mode, threads)?;
-    let tree = CallTree::build_with(analysis, &entries, Shape { inverted });
     let whole = match mode {
         Mode::Peak => "the peak",
         Mode::Leaks => "what was still live at the end",
         Mode::Temporary(_) => "temporary allocations",
     };
-    let names = PlainFrames { stacks: analysis.stacks(), tree: &tree, places: analysis.places() };
-    let graph = flame::draw(&tree, &names, FlameOptions { whole, ..options });
+    let places = analysis.places();
+    let options = FlameOptions { whole, ..options };
+    let draw = |tree: &CallTree, options| {
+        let names = PlainFrames { stacks: analysis.stacks(), tree, places: &places };
+        flame::draw(tree, &names, options)
+    };
+    // The asked-for graph, the other orientation, and every frame memray records when the view
+    // hides some: each drawn now, so that the page switches without a script that builds trees.
+    // The three trees and their drawings are independent: built side by side.
+    let build = |inverted, every_frame| {
+        CallTree::build_with(analysis, &entries, Shape { inverted, every_frame })
+    };
+    let (main_tree, (flipped, every)) = rayon::join(
+        || build(inverted, false),
+        || rayon::join(|| build(!inverted, false), || build(inverted, true)),
+    );
+    let hides = every != main_tree;
+    let main_share = if hides { MAIN_SHARE } else { MAIN_SHARE + OTHER_SHARE };
+    let (graph, (flipped_graph, every_graph)) = rayon::join(
+        || draw(&main_tree, share(options, main_share)),
+        || {
+            rayon::join(
+                || draw(&flipped, share(options, OTHER_SHARE)),
+                || hides.then(|| draw(&every, share(options, OTHER_SHARE))),
+            )
+        },
+    );
+    let orientation = |inverted: bool| if inverted { "Inverted" } else { "Callers first" };
+    let flipped_key = if inverted { "callers" } else { "inverted" };
+    let mut variants = vec![FlameVariant {
+        key: "main",
+        label: orientation(inverted),
+        svg: String::new(),
+        note: fold_note(&graph),
+    }];
+    variants.push(FlameVariant::drawn(flipped_key, orientation(!inverted), flipped_graph));
+    if let Some(every_graph) = every_graph {
+        variants.push(FlameVariant::drawn("every-frame", "Every frame", every_graph));
+    }
     let (heading, intro) = match mode {
         Mode::Peak => (
             format!("Live at the peak: {}", human_size(graph.total.bytes)),
@@ -210,9 +274,17 @@ pub(super) fn flame_section(
     };
     let intro = format!(
         "{intro} Colours say where the code is: orange the program's own, blue the standard \
-         library, green installed packages, grey memray's runner and the import system."
+         library, green installed packages, grey memray's runner and the import system. The \
+         buttons switch to the {} graph{}.",
+        if inverted { "callers-first" } else { "inverted" },
+        if hides {
+            " and to every frame memray records (its runner and the import system)"
+        } else {
+            ""
+        }
     );
-    Ok(FlameSection { id, heading, intro, note: fold_note(&graph), svg: graph.svg })
+    variants[0].svg = graph.svg;
+    Ok(FlameSection { id, heading, intro, variants })
 }
 
 pub(super) fn fold_note(graph: &FlameGraph) -> String {

@@ -13,8 +13,8 @@ use super::thousands;
 use crate::text::human_size;
 
 use super::common::{
-    fold_note, header, render, shorten, FlameSection, Header, CSS, JS, MAX_ROWS, MAX_STACK,
-    PAGE_FLAME,
+    fold_note, header, render, shorten, FlameSection, FlameVariant, Header, CSS, JS, MAX_ROWS,
+    MAX_STACK, PAGE_FLAME,
 };
 
 /// A number with its text, for sortable cells.
@@ -248,8 +248,7 @@ pub fn write_diff(
                 peak, blue frames less, white about the same (stacks compared by function, file \
                 and line)."
             .to_string(),
-        svg: graph.svg,
-        note,
+        variants: vec![FlameVariant { key: "main", label: "After", svg: graph.svg, note }],
     };
 
     let cell = |v: u64| (i128::from(v), human_size(v));
