@@ -217,3 +217,27 @@ fn pages_switch_between_inverted_and_every_frame_graphs() {
     let all = page("real-django-runserver", &["flamegraph", "--all-frames"]);
     assert!(all.contains("value=\"inverted\"") && !all.contains("value=\"every-frame\""));
 }
+
+#[test]
+fn request_threads_named_alike_are_one_node_of_the_split_graph() {
+    // memray's peak records per thread, grouped by name with the numbers taken out.
+    let oracle = filereader(&fixtures_dir().join("real-flask-threads"));
+    let mut tids = std::collections::BTreeSet::new();
+    let mut bytes = 0u64;
+    for r in oracle["peak_split"].as_array().unwrap() {
+        let name = r["thread_name"].as_str().unwrap();
+        if name.starts_with("Thread-") && name.ends_with(" (process_request_thread)") {
+            tids.insert(r["tid"].as_u64().unwrap());
+            bytes += r["size"].as_u64().unwrap();
+        }
+    }
+    assert!(tids.len() > 1, "the capture has request threads live at the peak");
+    let html = page("real-flask-threads", &["flamegraph", "--split-threads"]);
+    let label = format!("thread Thread-N (process_request_thread) ({} threads)&#10;", tids.len());
+    let at = html.find(&label).unwrap_or_else(|| panic!("no node {label}"));
+    let title = &html[at + label.len()..];
+    let shown = &title[title.find(" (").unwrap() + 2..title.find(" bytes)").unwrap()];
+    assert_eq!(shown.replace(',', "").parse::<u64>().unwrap(), bytes);
+    // Each request thread is in the group, not beside it.
+    assert!(!html.contains("(Thread-1 (process_request_thread))"));
+}

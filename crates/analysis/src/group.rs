@@ -304,6 +304,68 @@ pub struct CallTree {
     /// Nodes; `nodes[0]` is the root, and every node comes after its parent (children have
     /// larger ids), so one pass in id order visits parents first.
     pub nodes: Vec<TreeNode>,
+    /// The thread nodes that stand for a group of threads ([`Shape::group_threads`]), by the
+    /// group's first thread id: the id its [`NodeKind::Thread`] carries.
+    pub thread_groups: BTreeMap<u64, ThreadGroup>,
+}
+
+/// Threads whose names differ only in their numbers, as one node of a [`CallTree`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadGroup {
+    /// The name with every run of digits as `N`: `Thread-N (process_request_thread)`.
+    pub pattern: String,
+    /// Threads in the group (at least two).
+    pub threads: usize,
+}
+
+/// A thread name with every run of ASCII digits replaced by `N`.
+fn name_pattern(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut in_digits = false;
+    for c in name.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                out.push('N');
+            }
+            in_digits = true;
+        } else {
+            out.push(c);
+            in_digits = false;
+        }
+    }
+    out
+}
+
+/// For rows split by thread, the thread node of each thread: itself, or the first thread of its
+/// group when other threads have its name but for the numbers.
+fn group_threads(
+    stacks: &Stacks,
+    entries: &[Entry],
+) -> (FxHashMap<u64, u64>, BTreeMap<u64, ThreadGroup>) {
+    let names = stacks.thread_names();
+    let mut by_pattern: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut seen: Vec<u64> = entries.iter().filter_map(|e| e.tid).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    for tid in seen {
+        // A thread that was never named keeps its own node: its label is its id alone.
+        if let Some(name) = names.get(&tid) {
+            by_pattern.entry(name_pattern(name)).or_default().push(tid);
+        }
+    }
+    let mut node_of = FxHashMap::default();
+    let mut groups = BTreeMap::new();
+    for (pattern, tids) in by_pattern {
+        if tids.len() < 2 {
+            continue;
+        }
+        let first = tids[0];
+        for &tid in &tids {
+            node_of.insert(tid, first);
+        }
+        groups.insert(first, ThreadGroup { pattern, threads: tids.len() });
+    }
+    (node_of, groups)
 }
 
 /// What a [`TreeNode`] stands for.
@@ -340,6 +402,10 @@ pub struct Shape {
     /// Every frame of memray's stacks, whatever the analysis's view hides (its runner and
     /// import-system trimming, `hide` and `show`); a focus or an ignore still picks the rows.
     pub every_frame: bool,
+    /// Rows split by thread hang under one node per group of threads whose names differ only in
+    /// their numbers (a thread-per-request server's `Thread-N (process_request_thread)`), so
+    /// that thousands of request threads read as one.
+    pub group_threads: bool,
 }
 
 impl CallTree {
@@ -369,6 +435,8 @@ impl CallTree {
         // A tree has at least a node per distinct stack: growing to that size is known work.
         index.reserve(entries.len());
         nodes.reserve(entries.len());
+        let (thread_node, thread_groups) =
+            if shape.group_threads { group_threads(stacks, entries) } else { Default::default() };
         let mut path: Vec<NodeKind> = Vec::new();
         // Reused for every row: allocating a stack per row was most of the build's time.
         let mut stack: Vec<u32> = Vec::new();
@@ -380,7 +448,7 @@ impl CallTree {
             }
             nodes[0].usage.add(e.usage);
             path.clear();
-            path.extend(e.tid.map(NodeKind::Thread));
+            path.extend(e.tid.map(|t| NodeKind::Thread(*thread_node.get(&t).unwrap_or(&t))));
             let frames = stack.iter().map(|&f| NodeKind::Frame(canonical[f as usize]));
             if stack.is_empty() {
                 path.push(NodeKind::NoStack);
@@ -419,7 +487,15 @@ impl CallTree {
                     .then_with(|| order(ka).cmp(&order(kb)))
             });
         }
-        CallTree { nodes }
+        CallTree { nodes, thread_groups }
+    }
+
+    /// The label of a thread node: memray's thread label, or the group's pattern and size.
+    pub fn thread_label(&self, analysis: &Analysis, tid: u64) -> String {
+        match self.thread_groups.get(&tid) {
+            Some(g) => format!("{} ({} threads)", g.pattern, g.threads),
+            None => analysis.stacks().thread_label(tid),
+        }
     }
 
     /// How a node is spelled: `function:file:line` for frames, the thread label for threads,
@@ -428,7 +504,7 @@ impl CallTree {
         let stacks = analysis.stacks();
         match self.nodes[node as usize].kind {
             NodeKind::Root => String::new(),
-            NodeKind::Thread(tid) => stacks.thread_label(tid),
+            NodeKind::Thread(tid) => self.thread_label(analysis, tid),
             NodeKind::Frame(f) => stacks.frame(f).map(spell).unwrap_or_default(),
             NodeKind::NoStack => NO_STACK.to_string(),
         }

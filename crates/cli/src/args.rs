@@ -242,7 +242,8 @@ pub(crate) enum Command {
         /// Put the frames that allocated at the root, their callers below.
         #[arg(long)]
         inverted: bool,
-        /// One subtree per thread.
+        /// One subtree per thread; threads whose names differ only in their numbers
+        /// (`Thread-N (process_request_thread)`) share one.
         #[arg(long)]
         split_threads: bool,
     },

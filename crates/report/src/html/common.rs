@@ -149,6 +149,7 @@ pub(super) fn header(analysis: &Analysis, capture_name: &str, what: &str) -> Hea
 /// The frames of a flame graph of one capture: short labels with the whole path in the
 /// tooltip, and a colour by where the code comes from.
 struct PlainFrames<'a> {
+    analysis: &'a Analysis,
     stacks: &'a Stacks,
     tree: &'a CallTree,
     places: &'a [Place],
@@ -166,7 +167,7 @@ impl PlainFrames<'_> {
 impl flame::Frames for PlainFrames<'_> {
     fn name(&self, kind: NodeKind) -> String {
         let thread = match kind {
-            NodeKind::Thread(tid) => self.stacks.thread_label(tid),
+            NodeKind::Thread(tid) => self.tree.thread_label(self.analysis, tid),
             _ => String::new(),
         };
         flame::frame_name(self.location(kind), kind, &thread)
@@ -201,14 +202,17 @@ pub(super) fn flame_section(
     let places = analysis.places();
     let options = FlameOptions { whole, ..options };
     let draw = |tree: &CallTree, options| {
-        let names = PlainFrames { stacks: analysis.stacks(), tree, places: &places };
+        let names = PlainFrames { analysis, stacks: analysis.stacks(), tree, places: &places };
         flame::draw(tree, &names, options)
     };
     // The asked-for graph, the other orientation, and every frame memray records when the view
     // hides some: each drawn now, so that the page switches without a script that builds trees.
     // The three trees and their drawings are independent: built side by side.
     let build = |inverted, every_frame| {
-        CallTree::build_with(analysis, &entries, Shape { inverted, every_frame })
+        // Split rows hang under groups of threads named alike: thousands of request threads
+        // would otherwise fold most of the graph into "other".
+        let group_threads = threads == Threads::Split;
+        CallTree::build_with(analysis, &entries, Shape { inverted, every_frame, group_threads })
     };
     let (main_tree, (flipped, every)) = rayon::join(
         || build(inverted, false),

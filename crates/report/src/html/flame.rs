@@ -656,6 +656,7 @@ mod tests {
                 node(frame(3), 30, vec![]),
                 node(frame(4), 10, vec![]),
             ],
+            thread_groups: Default::default(),
         }
     }
 
@@ -727,7 +728,10 @@ mod tests {
 
     #[test]
     fn an_empty_tree_says_so() {
-        let t = CallTree { nodes: vec![node(NodeKind::Root, 0, vec![])] };
+        let t = CallTree {
+            nodes: vec![node(NodeKind::Root, 0, vec![])],
+            thread_groups: Default::default(),
+        };
         let g = draw(&t, &names, OPTIONS);
         assert_eq!(g.frames, 0);
         assert!(g.svg.contains("Nothing to draw"));
