@@ -39,7 +39,14 @@ fuzz_target!(|data: &[u8]| {
     let _ = series(&analysis, By::Line, 5);
     let found = memreport_analysis::leaks::detect(&analysis);
     memreport_report::leaks::write_json(&mut sink, &analysis, &found).unwrap();
-    memreport_report::leaks::write_text(&mut sink, &analysis, &found, Style::default()).unwrap();
+    // Every line of the leaks text fits the width it is given, whatever the names.
+    let width = 40 + data.len() % 80;
+    let mut text = Vec::new();
+    memreport_report::leaks::write_text(&mut text, &analysis, &found, Style::default(), width)
+        .unwrap();
+    for line in String::from_utf8_lossy(&text).lines() {
+        assert!(line.chars().count() <= width, "{width}: {line}");
+    }
     memreport_report::html::write_report(&mut sink, &analysis, "fuzz.bin").unwrap();
     // A capture against itself: every location the same, every renderer of the diff.
     let d = memreport_analysis::diff::diff(&analysis, &analysis, By::Function);

@@ -365,15 +365,14 @@ pub fn write_text(
         let rest = &heap[MAX_TEXT_FINDINGS..];
         let bytes: u64 = rest.iter().map(|f| f.growth_bytes).sum();
         writeln!(out)?;
-        writeln!(
-            out,
-            "{}",
-            style.dim(&format!(
-                "… and {} slower growing locations (+{} in all; --json lists them)",
-                rest.len(),
-                human_size(bytes)
-            ))
-        )?;
+        let more = format!(
+            "… and {} slower growing locations (+{} in all; --json lists them)",
+            rest.len(),
+            human_size(bytes)
+        );
+        for line in wrap(&more, width, "  ") {
+            writeln!(out, "{}", style.dim(&line))?;
+        }
     }
     Ok(())
 }
