@@ -79,8 +79,9 @@ pub const MIN_RISES: u32 = 12;
 pub const MIN_CLIMB_SHARE: f64 = 0.25;
 
 /// Rises too irregular for a leak leave the verdict "no-leak" while they add up to less than
-/// this share of the peak heap, and make it "inconclusive" from there: a statistically real
-/// trickle of a few KiB in a service of many MiB is listed, not alarmed on.
+/// this share of the peak heap (with a view's focus or ignore, of the kept bytes at the peak), and
+/// make it "inconclusive" from there: a statistically real trickle of a few KiB in a service of
+/// many MiB is listed, not alarmed on.
 pub const MATERIAL_SHARE: f64 = 0.01;
 
 /// Findings are reported from this confidence on.
@@ -476,7 +477,13 @@ fn conclude(analysis: &Analysis, window: &Window, judged: Judged) -> Leaks {
         (Verdict::Leak, Reason::Growing { locations: strong })
     } else if !findings.is_empty() {
         let bytes: u64 = findings.iter().map(|f| f.growth_bytes).sum();
-        if bytes as f64 >= MATERIAL_SHARE * analysis.peak_memory() as f64 {
+        // Material to what is looked at: with a focus or an ignore, the kept bytes at the peak.
+        let peak = if analysis.stacks().filters_rows() {
+            analysis.total(crate::Mode::Peak).map_or(0, |u| u.bytes)
+        } else {
+            analysis.peak_memory()
+        };
+        if bytes as f64 >= MATERIAL_SHARE * peak as f64 {
             (Verdict::Inconclusive, Reason::Unsteady)
         } else {
             (Verdict::NoLeak, Reason::MinorRises { bytes })
