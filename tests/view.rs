@@ -215,6 +215,16 @@ fn leaks_and_diff_answer_for_the_allocations_the_filters_keep() {
     for side in ["before", "after"] {
         assert_eq!(diff[side]["peak_memory"].as_u64(), Some(with), "{side}: {diff}");
     }
+    // What is filtered says so, in text and on pages.
+    let capture = fixtures_dir().join("real-flask-leak/capture.bin");
+    let capture = capture.to_str().unwrap();
+    let text = memreport(&["leaks", capture, "--ignore", "^remember:"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("filtered view (--ignore ^remember:)"));
+    let page = memreport(&["report", capture, "--focus", "a<b", "-o", "-"]);
+    let page = String::from_utf8_lossy(&page.stdout);
+    assert!(page.contains("filtered view (--focus a&#60;b)"), "the pattern is escaped");
+    let plain = memreport(&["report", capture, "-o", "-"]);
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("filtered view"));
     let whole = json_of(&["diff"], &pair, &[]);
     let allocated = |d: &Value| d["before"]["total_bytes_allocated"].as_u64().unwrap();
     assert!(allocated(&diff) < allocated(&whole), "{diff}");

@@ -283,6 +283,7 @@ impl<'a> Analyzer<'a> {
             info,
             counts,
             stacks,
+            view_filters: Vec::new(),
             sites,
             peak_memory,
             peak_index: replay.peak_index,
@@ -446,6 +447,7 @@ pub struct Analysis {
     info: CaptureInfo,
     counts: memreport_format::events::Counts,
     stacks: Stacks,
+    view_filters: Vec<(&'static str, String)>,
     sites: Vec<Site>,
     peak_memory: u64,
     peak_index: Option<u64>,
@@ -551,6 +553,13 @@ impl Analysis {
     /// reads stacks as memray shows them, and looks only at the allocations the view keeps.
     pub fn set_view(&mut self, view: &crate::View) {
         self.stacks.set_view(view);
+        self.view_filters = view.filters();
+    }
+
+    /// The filters of the view set by [`Analysis::set_view`] ([`crate::View::filters`]), so
+    /// that what is shown can say it is filtered.
+    pub fn view_filters(&self) -> &[(&'static str, String)] {
+        &self.view_filters
     }
 
     /// The largest live heap reached (memray's `peak_memory`).

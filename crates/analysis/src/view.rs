@@ -93,6 +93,20 @@ impl View {
         Ok(self)
     }
 
+    /// The filters this view applies, as `(name, pattern)`: `focus`, `ignore`, `hide`, `show`,
+    /// in that order, for the ones given.
+    pub fn filters(&self) -> Vec<(&'static str, String)> {
+        [
+            ("focus", &self.focus),
+            ("ignore", &self.ignore),
+            ("hide", &self.hide),
+            ("show", &self.show),
+        ]
+        .into_iter()
+        .filter_map(|(name, re)| re.as_ref().map(|re| (name, re.as_str().to_string())))
+        .collect()
+    }
+
     /// Whether this view shows exactly memray's stacks and rows.
     pub fn is_memray(&self) -> bool {
         !self.hide_runner

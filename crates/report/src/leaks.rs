@@ -327,6 +327,11 @@ pub fn write_text(
             _ => writeln!(out, "{line}")?,
         }
     }
+    if let Some(note) = crate::text::filter_note(analysis) {
+        for line in wrap(&note, width, "  ") {
+            writeln!(out, "{}", style.dim(&line))?;
+        }
+    }
     // The terminal shows the fastest few; JSON and the page have them all.
     let heap: Vec<&Finding> =
         found.findings.iter().filter(|f| f.kind != Kind::AllocatorRetention).collect();

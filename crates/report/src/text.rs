@@ -2,6 +2,10 @@
 
 use std::fmt::Write as _;
 
+use memreport_analysis::Analysis;
+
+use crate::terminal::visible;
+
 /// Bytes in binary units (`512 B`, `1.50 KiB`, `12.3 MiB`, `1.02 GiB`), three significant digits.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
@@ -87,6 +91,27 @@ pub(crate) fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
         lines.push(line);
     }
     lines
+}
+
+/// What a page or a text says when its analysis is seen through filters: a filtered answer is
+/// attached to tickets and read without the command line that made it.
+pub(crate) fn filter_note(analysis: &Analysis) -> Option<String> {
+    let filters = analysis.view_filters();
+    if filters.is_empty() {
+        return None;
+    }
+    let list: Vec<String> =
+        filters.iter().map(|(name, re)| format!("--{name} {}", visible(re))).collect();
+    let rows = filters.iter().any(|(name, _)| matches!(*name, "focus" | "ignore"));
+    Some(format!(
+        "filtered view ({}): {}",
+        list.join(", "),
+        if rows {
+            "totals, findings, graphs and tables cover only the allocations the filters keep"
+        } else {
+            "frames are hidden from the stacks; the totals are the capture's"
+        }
+    ))
 }
 
 /// Whether to colour output, and how.

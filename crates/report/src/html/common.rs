@@ -131,6 +131,7 @@ pub(super) fn header(analysis: &Analysis, capture_name: &str, what: &str) -> Hea
                 .to_string(),
         );
     }
+    warnings.extend(crate::text::filter_note(analysis));
     if h.native_traces {
         warnings.push(
             "native traces are recorded but not shown: memreport does not symbolize native \

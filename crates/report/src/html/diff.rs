@@ -278,6 +278,7 @@ pub fn write_diff(
     let mut header = header(after, names.1, "Memory diff");
     header.title = format!("Memory diff: {} → {}", names.0, names.1);
     header.warnings = result.notes.iter().map(crate::diff::note_text).collect();
+    header.warnings.extend(crate::text::filter_note(after));
     let page = DiffPage {
         css: CSS,
         js: JS,
