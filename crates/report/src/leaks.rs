@@ -320,11 +320,11 @@ pub fn write_text(
     // thread names come from the capture. Prose is wrapped to the width, frames are cut to it.
     let verdict = format!("verdict: {}", found.verdict.name());
     let head = format!("{verdict} {}", visible(&reason_text(found)));
-    for (i, line) in wrap(&head, width, "  ").into_iter().enumerate() {
-        match i {
-            // The verdict's own words are bold, the reason beside them is not.
-            0 => writeln!(out, "{}{}", style.bold(&verdict), &line[verdict.len()..])?,
-            _ => writeln!(out, "{line}")?,
+    for line in wrap(&head, width, "  ") {
+        // The verdict's own words are bold, the reason beside them is not.
+        match line.strip_prefix(verdict.as_str()) {
+            Some(rest) => writeln!(out, "{}{rest}", style.bold(&verdict))?,
+            None => writeln!(out, "{line}")?,
         }
     }
     if let Some(note) = crate::text::filter_note(analysis) {
