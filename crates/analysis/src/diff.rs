@@ -262,14 +262,13 @@ fn tally(analysis: &Analysis, by: By) -> (BTreeMap<String, Tally>, leaks::Leaks)
     (out, found)
 }
 
-fn side(analysis: &Analysis, found: &leaks::Leaks) -> Side {
-    let stacks = analysis.stacks();
+fn side(analysis: &Analysis, found: &leaks::Leaks, tallies: &BTreeMap<String, Tally>) -> Side {
     // With a view that keeps only some allocations, the totals are theirs: the bytes they held
-    // at the peak, and what they allocated.
-    let (peak_memory, allocated) = if stacks.filters_rows() {
+    // at the peak, and what they allocated (the tallies hold each kept site once).
+    let (peak_memory, allocated) = if analysis.stacks().filters_rows() {
         let peak = analysis.total(Mode::Peak).unwrap_or_default().bytes;
-        let kept = analysis.sites().iter().filter(|s| stacks.keeps(s.python_node, s.tid));
-        let allocated = (!analysis.is_aggregated()).then(|| Usage::sum(kept.map(|s| s.allocated)));
+        let allocated = (!analysis.is_aggregated())
+            .then(|| Usage::sum(tallies.values().filter_map(|t| t.allocated)));
         (peak, allocated)
     } else {
         (analysis.peak_memory(), analysis.allocated())
@@ -302,7 +301,7 @@ fn significant(before: u64, after: u64) -> i8 {
 pub fn diff(before: &Analysis, after: &Analysis, by: By) -> Diff {
     let (tb, found_b) = tally(before, by);
     let (ta, found_a) = tally(after, by);
-    let (sb, sa) = (side(before, &found_b), side(after, &found_a));
+    let (sb, sa) = (side(before, &found_b, &tb), side(after, &found_a, &ta));
     let mut keys: Vec<&String> = tb.keys().chain(ta.keys()).collect();
     keys.sort();
     keys.dedup();
