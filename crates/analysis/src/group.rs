@@ -312,14 +312,16 @@ pub struct CallTree {
 /// Threads whose names differ only in their numbers, as one node of a [`CallTree`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThreadGroup {
-    /// The name with every run of digits as `N`: `Thread-N (process_request_thread)`.
+    /// The name with every run of digits as `N` ([`thread_name_shape`]).
     pub pattern: String,
     /// Threads in the group (at least two).
     pub threads: usize,
 }
 
-/// A thread name with every run of ASCII digits replaced by `N`.
-fn name_pattern(name: &str) -> String {
+/// A thread name with every run of ASCII digits replaced by `N`: `Thread-12 (worker)` →
+/// `Thread-N (worker)`. Threads of one pool or server share it, so `info` can summarise them and
+/// a split call tree can group them.
+pub fn thread_name_shape(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut in_digits = false;
     for c in name.chars() {
@@ -350,7 +352,7 @@ fn group_threads(
     for tid in seen {
         // A thread that was never named keeps its own node: its label is its id alone.
         if let Some(name) = names.get(&tid) {
-            by_pattern.entry(name_pattern(name)).or_default().push(tid);
+            by_pattern.entry(thread_name_shape(name)).or_default().push(tid);
         }
     }
     let mut node_of = FxHashMap::default();
@@ -519,5 +521,20 @@ impl CallTree {
             }),
             _ => self.label(analysis, node),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_names_are_shaped_by_their_digits() {
+        assert_eq!(
+            thread_name_shape("Thread-12 (process_request_thread)"),
+            "Thread-N (process_request_thread)"
+        );
+        assert_eq!(thread_name_shape("pool-3-worker-17"), "pool-N-worker-N");
+        assert_eq!(thread_name_shape("main"), "main");
     }
 }

@@ -2,11 +2,13 @@
 
 use std::io::{self, Write};
 
+use memreport_analysis::group::thread_name_shape;
 use memreport_analysis::info::{CaptureInfo, ThreadInfo};
 use memreport_analysis::{Storage, StreamEnd};
 use serde_json::{json, Value};
 
 use crate::terminal::visible;
+use crate::text::cut_to;
 use crate::time::iso8601_ms;
 
 /// `major.minor.micro` of a `PY_VERSION_HEX` (only major.minor are reliable, spec §1.5).
@@ -138,7 +140,7 @@ const THREAD_NAME_CHARS: usize = 60;
 /// make one short line.
 fn thread_summary(info: &CaptureInfo) -> String {
     let label = |t: &ThreadInfo| match &t.name {
-        Some(name) => format!("{} ({})", t.tid, cut(name, THREAD_NAME_CHARS)),
+        Some(name) => format!("{} ({})", t.tid, cut_to(name, THREAD_NAME_CHARS)),
         None => t.tid.to_string(),
     };
     let threads = &info.threads;
@@ -149,7 +151,7 @@ fn thread_summary(info: &CaptureInfo) -> String {
         let mut shapes: std::collections::BTreeMap<String, usize> = Default::default();
         for t in rest {
             if let Some(name) = &t.name {
-                *shapes.entry(shape(name)).or_default() += 1;
+                *shapes.entry(thread_name_shape(name)).or_default() += 1;
             }
         }
         line.push_str(&format!(" … and {} more", rest.len()));
@@ -157,58 +159,12 @@ fn thread_summary(info: &CaptureInfo) -> String {
             shapes.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
         {
             if n > 1 {
-                line.push_str(&format!(" ({n} named like \"{}\")", cut(&shape, THREAD_NAME_CHARS)));
+                line.push_str(&format!(
+                    " ({n} named like \"{}\")",
+                    cut_to(&shape, THREAD_NAME_CHARS)
+                ));
             }
         }
     }
     line
-}
-
-/// A name with each run of digits replaced by `N`: `Thread-12 (worker)` → `Thread-N (worker)`.
-fn shape(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut in_digits = false;
-    for c in name.chars() {
-        if c.is_ascii_digit() {
-            if !in_digits {
-                out.push('N');
-            }
-            in_digits = true;
-        } else {
-            out.push(c);
-            in_digits = false;
-        }
-    }
-    out
-}
-
-/// At most `max` characters of `s`, with "…" when cut.
-fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push('…');
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_shaped_by_their_digits() {
-        assert_eq!(
-            shape("Thread-12 (process_request_thread)"),
-            "Thread-N (process_request_thread)"
-        );
-        assert_eq!(shape("pool-3-worker-17"), "pool-N-worker-N");
-        assert_eq!(shape("main"), "main");
-    }
-
-    #[test]
-    fn long_names_are_cut() {
-        assert_eq!(cut("abcdef", 4), "abc…");
-        assert_eq!(cut("abc", 4), "abc");
-    }
 }

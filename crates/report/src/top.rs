@@ -196,12 +196,7 @@ pub fn write_tree(
     let room = view.width.saturating_sub(w0 + w1 + w2 + 6).max(20);
     for (size, share, blocks, label) in rows {
         let size = format!("{size:>w0$}");
-        let label = visible(&label);
-        let label = if label.chars().count() > room {
-            label.chars().take(room - 1).chain(['…']).collect()
-        } else {
-            label.into_owned()
-        };
+        let label = crate::text::cut_to(&visible(&label), room);
         writeln!(
             out,
             "{}  {share:>w1$}  {blocks:>w2$}  {label}",

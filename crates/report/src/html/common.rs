@@ -313,11 +313,7 @@ pub(super) fn fold_note(graph: &FlameGraph) -> String {
 /// Text from a capture as a page shows it: control characters and bidi controls visible as
 /// escapes (HTML escaping is askama's), cut to [`MAX_TEXT`] characters with an ellipsis.
 pub(super) fn shorten(text: &str) -> String {
-    let text = visible(text);
-    if text.chars().count() <= MAX_TEXT {
-        return text.into_owned();
-    }
-    text.chars().take(MAX_TEXT - 1).chain(['…']).collect()
+    crate::text::cut_to(&visible(text), MAX_TEXT)
 }
 
 pub(super) fn render(out: &mut dyn Write, page: &impl Template) -> io::Result<()> {
