@@ -352,11 +352,21 @@ fn pages(dir: &Path) -> Vec<(String, PathBuf)> {
         "real-flask-threads",
         "real-django-runserver",
         "hostile-names",
+        "native-leakyext",
     ] {
         let out = dir.join(format!("{fixture}-report.html"));
         let capture = fixtures.join(fixture).join("capture.bin");
-        let run =
-            memreport(&["-q", "report", capture.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        // Native frames are named from the fixture's own symbols, or not at all: never from
+        // this machine's binaries.
+        let symbols = fixtures.join(fixture).join("symbols");
+        let symbols = symbols.to_str().unwrap();
+        let mut argv = vec!["-q", "report", capture.to_str().unwrap(), "-o", out.to_str().unwrap()];
+        if fixture == "native-leakyext" {
+            argv.extend_from_slice(&["--symbols", symbols]);
+        } else if fixture == "v13-native" {
+            argv.push("--no-symbols");
+        }
+        let run = memreport(&argv);
         assert_eq!(run.code, 0, "{fixture}: {}", run.stderr);
         pages.push((format!("{fixture}-report"), out));
     }

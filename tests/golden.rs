@@ -24,7 +24,23 @@ const GOLDEN_FIXTURES: &[&str] = &[
     "rss-untracked",
     "real-flask-threads",
     "real-django-runserver",
+    "native-leakyext",
 ];
+
+/// The symbol options of a command on a fixture: a native capture's frames are named from the
+/// fixture's own `symbols/` folder, or not at all, never from this machine's binaries.
+fn symbol_args(dir: &std::path::Path, command: &str) -> Vec<String> {
+    let native = dir.join("memreport-info.json").is_file()
+        && std::fs::read_to_string(dir.join("memreport-info.json"))
+            .is_ok_and(|t| t.contains("\"native_traces\": true"));
+    if command == "stats" || !(native || dir.join("symbols").is_dir()) {
+        Vec::new()
+    } else if dir.join("symbols").is_dir() {
+        vec!["--symbols".to_string(), dir.join("symbols").to_string_lossy().into_owned()]
+    } else {
+        vec!["--no-symbols".to_string()]
+    }
+}
 
 const COMMANDS: &[&[&str]] = &[
     &["stats"],
@@ -52,6 +68,8 @@ fn terminal_and_json_outputs_match_golden_files() {
         for args in COMMANDS {
             let mut argv: Vec<&str> = vec![args[0], capture.to_str().unwrap()];
             argv.extend_from_slice(&args[1..]);
+            let symbols = symbol_args(&dir, args[0]);
+            argv.extend(symbols.iter().map(String::as_str));
             let run = memreport(&argv);
             // Aggregated captures refuse stats and temporary allocations: the golden file keeps
             // the exit status and the error line instead.

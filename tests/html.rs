@@ -11,12 +11,13 @@ use serde_json::Value;
 use crate::common::*;
 
 /// Pages kept as golden files: a report of a plain, a multi-threaded, an aggregated and a killed
-/// capture, and flame graph pages in the other modes.
+/// capture, and flame graph pages in the other modes, one of them with named native frames.
 const GOLDEN_PAGES: &[(&str, &[&str], &str)] = &[
     ("v13-basic", &["report"], "report.html"),
     ("v13-threads", &["report"], "report.html"),
     ("v10-aggregated", &["report"], "report.html"),
     ("v13-killed", &["report"], "report.html"),
+    ("native-leakyext", &["flamegraph", "--leaks"], "flamegraph_leaks.html"),
     ("v13-threads", &["flamegraph", "--leaks", "--inverted"], "flamegraph_leaks_inverted.html"),
     (
         "v13-threads",
@@ -29,6 +30,15 @@ fn page(fixture: &str, args: &[&str]) -> String {
     let capture = fixtures_dir().join(fixture).join("capture.bin");
     let mut argv = vec![args[0], capture.to_str().unwrap(), "-o", "-"];
     argv.extend_from_slice(&args[1..]);
+    // Native frames are named from the fixture's own symbols, or not at all: never from this
+    // machine's binaries.
+    let symbols = fixtures_dir().join(fixture).join("symbols");
+    let symbols = symbols.to_str().unwrap();
+    if std::path::Path::new(symbols).is_dir() {
+        argv.extend_from_slice(&["--symbols", symbols]);
+    } else if fixture.contains("native") {
+        argv.push("--no-symbols");
+    }
     let run = memreport(&argv);
     assert_eq!(run.code, 0, "{fixture} {args:?}: {}", run.stderr);
     String::from_utf8(run.stdout).expect("pages are UTF-8")

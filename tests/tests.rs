@@ -18,6 +18,8 @@ mod cli;
 mod tidy;
 // The public surface of the library crates, against golden lists.
 mod api;
+// Native frames named from ELF symbols and DWARF, against memray's hybrid stacks.
+mod native;
 // Runner and import frames hidden, and pprof's filters, against memray's records.
 mod view;
 // Round trips through the test-only CaptureBuilder.

@@ -284,6 +284,7 @@ impl<'a> Analyzer<'a> {
             counts,
             stacks,
             view_filters: Vec::new(),
+            symbolization: None,
             sites,
             peak_memory,
             peak_index: replay.peak_index,
@@ -448,6 +449,7 @@ pub struct Analysis {
     counts: memreport_format::events::Counts,
     stacks: Stacks,
     view_filters: Vec<(&'static str, String)>,
+    symbolization: Option<crate::Symbolization>,
     sites: Vec<Site>,
     peak_memory: u64,
     peak_index: Option<u64>,
@@ -531,7 +533,7 @@ impl Analysis {
     }
 
     /// Where the code of each frame comes from (program, standard library, package, runner,
-    /// import system), in frame-id order, for colouring by kind.
+    /// import system, native code), in frame-id order, for colouring by kind.
     pub fn places(&self) -> Vec<crate::Place> {
         let modules = crate::files::ModuleResolver::new(self.header());
         let stacks = &self.stacks;
@@ -539,12 +541,37 @@ impl Analysis {
         let mut by_file: rustc_hash::FxHashMap<&str, crate::Place> = Default::default();
         (0..stacks.n_frames() as u32)
             .map(|f| match stacks.frame(f) {
+                Some(_) if stacks.is_native(f) => crate::Place::Native,
                 Some(l) => *by_file
                     .entry(l.filename.as_str())
                     .or_insert_with(|| crate::view::place(l, &modules)),
                 None => crate::Place::Program,
             })
             .collect()
+    }
+
+    /// Names the native frames of a `--native` capture from the ELF files its memory maps name,
+    /// found through `source` (see [`crate::symbols`]). From then on call trees and flame graphs
+    /// show hybrid stacks, native frames with the Python frames they were running, as memray
+    /// builds them (spec §5.6). A capture without native traces is left as it is.
+    pub fn symbolize(&mut self, source: &crate::SymbolSource) -> crate::Symbolization {
+        if !self.header().native_traces {
+            return crate::Symbolization::default();
+        }
+        let streaming = self.sites.iter().map(|s| (s.native_node, s.generation));
+        let aggregated = self.aggregated.iter().map(|a| {
+            (a.native_frame_id, u32::try_from(a.native_segment_generation).unwrap_or(u32::MAX))
+        });
+        let stacks: Vec<(u64, u32)> =
+            streaming.chain(aggregated).filter(|&(node, _)| node != 0).collect();
+        let found = self.stacks.symbolize(stacks.into_iter(), source);
+        self.symbolization = Some(found.clone());
+        found
+    }
+
+    /// What [`Analysis::symbolize`] found, if it ran on a native capture.
+    pub fn symbolization(&self) -> Option<&crate::Symbolization> {
+        self.symbolization.as_ref()
     }
 
     /// Shows this analysis through `view` from now on: stacks in groups, call trees and flame

@@ -443,11 +443,8 @@ impl CallTree {
         // Reused for every row: allocating a stack per row was most of the build's time.
         let mut stack: Vec<u32> = Vec::new();
         for e in entries {
-            if shape.every_frame {
-                stacks.memray_stack_ids_into(e.python_node, e.representative_tid, &mut stack);
-            } else {
-                stacks.python_stack_ids_into(e.python_node, e.representative_tid, &mut stack);
-            }
+            let row = (e.python_node, e.native_node, e.generation);
+            stacks.tree_stack_ids_into(row, e.representative_tid, shape.every_frame, &mut stack);
             nodes[0].usage.add(e.usage);
             path.clear();
             path.extend(e.tid.map(|t| NodeKind::Thread(*thread_node.get(&t).unwrap_or(&t))));

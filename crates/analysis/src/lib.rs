@@ -57,6 +57,7 @@ pub mod leaks;
 mod replay;
 pub mod stacks;
 pub mod stats;
+pub mod symbols;
 pub mod timeline;
 mod view;
 
@@ -68,6 +69,8 @@ pub use memreport_format::{
     Allocator, Capture, Error, ErrorKind, FileFormat, Header, PythonAllocator, Storage, StreamEnd,
     Truncation,
 };
+pub use stacks::Symbolization;
+pub use symbols::SymbolSource;
 pub use view::{PatternError, Place, View};
 
 /// Entry points for the criterion benchmarks of this workspace, which need to time the live-heap

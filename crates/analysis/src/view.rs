@@ -12,6 +12,10 @@
 //! * **Import system**: frames of `importlib._bootstrap` (the `_find_and_load` towers under every
 //!   import), removed from a stack except its innermost frame, so an allocation keeps its
 //!   location.
+//! * **Interpreter machinery** (named native frames only): the interpreter's call and eval
+//!   functions and its unnamed static functions, which memray hides as irrelevant; and the
+//!   native frames outside the program's outermost Python frame (the interpreter's start-up, a
+//!   thread's start), trimmed with the runner.
 //! * **Filters** (pprof's): a regular expression searched in each frame spelled
 //!   `function:file:line`. `focus` keeps the allocations whose stack has a matching frame and
 //!   `ignore` drops them (both on the whole stack, before anything is hidden); `hide` removes
@@ -26,6 +30,7 @@ use crate::stacks::{spell, Location};
 pub struct View {
     hide_runner: bool,
     hide_import_system: bool,
+    hide_interpreter: bool,
     focus: Option<Regex>,
     ignore: Option<Regex>,
     hide: Option<Regex>,
@@ -66,7 +71,12 @@ impl View {
 
     /// What people read first: the runner and the import system hidden, no filter.
     pub fn readable() -> View {
-        View { hide_runner: true, hide_import_system: true, ..View::default() }
+        View {
+            hide_runner: true,
+            hide_import_system: true,
+            hide_interpreter: true,
+            ..View::default()
+        }
     }
 
     /// Keeps only the allocations with a frame (`function:file:line`) that matches `pattern`.
@@ -111,6 +121,7 @@ impl View {
     pub fn is_memray(&self) -> bool {
         !self.hide_runner
             && !self.hide_import_system
+            && !self.hide_interpreter
             && self.focus.is_none()
             && self.ignore.is_none()
             && self.hide.is_none()
@@ -134,6 +145,21 @@ pub(crate) const HIDDEN: u8 = 4;
 pub(crate) const NOT_SHOWN: u8 = 8;
 pub(crate) const FOCUSED: u8 = 16;
 pub(crate) const IGNORED: u8 = 32;
+pub(crate) const NATIVE_OUTER: u8 = 64;
+pub(crate) const INTERPRETER: u8 = 128;
+
+/// The flags a named native frame adds under `view`: it is trimmed with the runner when outside
+/// the program's Python frames, and hidden when it is the interpreter's machinery.
+pub(crate) fn native_flags(view: &View, interpreter: bool) -> u8 {
+    let mut flags = 0;
+    if view.hide_runner {
+        flags |= NATIVE_OUTER;
+    }
+    if view.hide_interpreter && interpreter {
+        flags |= INTERPRETER;
+    }
+    flags
+}
 
 /// The flags of a frame under `view`.
 pub(crate) fn flags(view: &View, location: &Location) -> u8 {
@@ -176,10 +202,12 @@ pub enum Place {
     Runner,
     /// The import machinery.
     ImportSystem,
+    /// A named native frame (C, C++ or Rust code, the interpreter's own included).
+    Native,
 }
 
 impl Place {
-    /// `program`, `stdlib`, `package`, `runner` or `import`.
+    /// `program`, `stdlib`, `package`, `runner`, `import` or `native`.
     pub fn name(self) -> &'static str {
         match self {
             Place::Program => "program",
@@ -187,6 +215,7 @@ impl Place {
             Place::Package => "package",
             Place::Runner => "runner",
             Place::ImportSystem => "import",
+            Place::Native => "native",
         }
     }
 }
@@ -218,6 +247,7 @@ fn is_runner(location: &Location) -> bool {
         || file == "runpy.py"
         || file.contains("/memray/")
         || file.starts_with("memray/")
+        || file.ends_with("/bin/memray")
 }
 
 /// A frame of the import machinery (`<frozen importlib._bootstrap>` and its external half).
@@ -228,16 +258,22 @@ pub(crate) fn is_import_system(file: &str) -> bool {
 /// Applies the frame flags of a view to a stack of frame ids, innermost first.
 pub(crate) fn present(frames: &mut Vec<u32>, flags: &[u8]) {
     let flag = |f: u32| flags.get(f as usize).copied().unwrap_or(0);
-    // The runner: outermost frames, while a frame of the program stays below them.
-    while frames.len() > 1 && flag(frames[frames.len() - 1]) & RUNNER != 0 {
-        frames.pop();
+    // The runner: outermost frames, while a frame of the program stays below them. Native
+    // frames outside the outermost Python frame that is not the runner's go with it.
+    match frames.iter().rposition(|&f| flag(f) & (RUNNER | NATIVE_OUTER) == 0) {
+        Some(outermost) => frames.truncate(outermost + 1),
+        None => {
+            while frames.len() > 1 && flag(frames[frames.len() - 1]) & RUNNER != 0 {
+                frames.pop();
+            }
+        }
     }
-    // The import system: anywhere but the innermost frame.
-    if frames.iter().skip(1).any(|&f| flag(f) & IMPORT != 0) {
+    // The import system and the interpreter's machinery: anywhere but the innermost frame.
+    if frames.iter().skip(1).any(|&f| flag(f) & (IMPORT | INTERPRETER) != 0) {
         let mut i = 0;
         frames.retain(|&f| {
             i += 1;
-            i == 1 || flag(f) & IMPORT == 0
+            i == 1 || flag(f) & (IMPORT | INTERPRETER) == 0
         });
     }
     if frames.iter().any(|&f| flag(f) & (HIDDEN | NOT_SHOWN) != 0) {

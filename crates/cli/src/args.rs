@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use memreport_analysis::diff::Threshold;
 use memreport_analysis::group::By;
-use memreport_analysis::View;
+use memreport_analysis::{SymbolSource, View};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -86,6 +86,14 @@ pub(crate) struct ViewArgs {
     /// Keep only the frames that match in every stack.
     #[arg(long, value_name = "RE")]
     pub(crate) show: Option<String>,
+    /// Where the ELF files named by a `--native` capture are: a copy of the profiled machine's
+    /// filesystem (DIR/usr/lib/...), or a folder of the files themselves. Default: the paths
+    /// the capture recorded.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) symbols: Option<PathBuf>,
+    /// Do not read native symbols: native frames are not shown.
+    #[arg(long, conflicts_with = "symbols")]
+    pub(crate) no_symbols: bool,
 }
 
 impl ViewArgs {
@@ -105,6 +113,15 @@ impl ViewArgs {
             view = view.show(p)?;
         }
         Ok(view)
+    }
+
+    /// Where native symbols are read from, if they are.
+    pub(crate) fn symbols(&self) -> Option<SymbolSource> {
+        match (&self.symbols, self.no_symbols) {
+            (_, true) => None,
+            (Some(dir), false) => Some(SymbolSource::under(dir)),
+            (None, false) => Some(SymbolSource::recorded()),
+        }
     }
 }
 

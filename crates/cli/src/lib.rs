@@ -89,20 +89,20 @@ pub fn run_on(
     };
     // The commands that present stacks show them through a view (the runner and the import
     // system hidden unless --all-frames, and the filters); the others read the capture as memray.
-    let view = match &cli.command {
+    let (view, symbols) = match &cli.command {
         Command::Top { view, .. }
         | Command::Tree { view, .. }
         | Command::Flamegraph { view, .. }
         | Command::Leaks { view, .. }
         | Command::Diff { view, .. }
         | Command::Report { view, .. } => match view.view() {
-            Ok(view) => Some(view),
+            Ok(v) => (Some(v), view.symbols()),
             Err(e) => {
                 let _ = writeln!(stderr, "memreport: error: {}", visible(&e.to_string()));
                 return EXIT_BAD_INPUT;
             }
         },
-        _ => None,
+        _ => (None, None),
     };
     let cx = Context {
         quiet: cli.quiet,
@@ -110,6 +110,7 @@ pub fn run_on(
         progress: terminal.stderr,
         parallel: !cli.single_thread,
         view,
+        symbols,
         // A terminal's width as the shell exports it; 100 columns otherwise, so that a file or a
         // ticket gets lines that read without scrolling.
         columns: std::env::var("COLUMNS")

@@ -20,6 +20,9 @@ pub(crate) struct Context {
     pub(crate) parallel: bool,
     /// How stacks are shown, for the commands that show them.
     pub(crate) view: Option<memreport_analysis::View>,
+    /// Where native symbols are read from, for the commands that show stacks (`None`: native
+    /// frames are not named).
+    pub(crate) symbols: Option<memreport_analysis::SymbolSource>,
     /// The width text output fits in.
     pub(crate) columns: usize,
 }

@@ -114,6 +114,45 @@ pub(crate) fn filter_note(analysis: &Analysis) -> Option<String> {
     ))
 }
 
+/// What a reader must know of a native capture's frames: not shown (symbols not read), or some
+/// images not found ([`missing_images_note`]). `None` when every native frame was named, or the
+/// capture has none.
+pub(crate) fn native_note(analysis: &Analysis) -> Option<String> {
+    if !analysis.header().native_traces {
+        return None;
+    }
+    match analysis.symbolization() {
+        None => Some(
+            "native traces are recorded but not shown (native symbols were not read): stacks \
+             are the Python frames only"
+                .to_string(),
+        ),
+        Some(found) if found.missing.is_empty() => None,
+        Some(found) => Some(missing_images_note(found)),
+    }
+}
+
+/// One line for the images whose files were not found: a few of their names (escaped: a capture
+/// names them), and what to do.
+pub fn missing_images_note(found: &memreport_analysis::Symbolization) -> String {
+    const LISTED: usize = 3;
+    let names: Vec<String> = found
+        .missing
+        .iter()
+        .take(LISTED)
+        .map(|path| visible(path.rsplit('/').next().unwrap_or(path)).into_owned())
+        .collect();
+    let more = found.missing.len().saturating_sub(LISTED);
+    format!(
+        "{} of {} native images not found ({}{}): their frames show as image+offset; \
+         --symbols DIR looks for them under another root",
+        found.missing.len(),
+        found.images,
+        names.join(", "),
+        if more > 0 { format!(" and {more} more") } else { String::new() }
+    )
+}
+
 /// Whether to colour output, and how.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Style {

@@ -52,12 +52,10 @@ pub(crate) fn diff(
     };
     let mut b = b.map_err(|e| Failure::input(before, e))?;
     let mut a = a.map_err(|e| Failure::input(after, e))?;
-    if let Some(view) = &cx.view {
-        b.set_view(view);
-        a.set_view(view);
-    }
     warn_truncated(stderr, before, Some(b.end()));
     warn_truncated(stderr, after, Some(a.end()));
+    super::present(cx, before, &mut b, stderr);
+    super::present(cx, after, &mut a, stderr);
     let result = memreport_analysis::diff::diff(&b, &a, opts.by);
     if let Some(target) = &opts.output {
         let mut page = Vec::new();

@@ -86,8 +86,25 @@ fn analyse(
     }
     let mut analysis = result.map_err(|e| Failure::input(path, e))?;
     warn_truncated(stderr, path, Some(analysis.end()));
+    present(cx, path, &mut analysis, stderr);
+    Ok(analysis)
+}
+
+/// Makes an analysis show its stacks as the command line asks: native frames named (with one
+/// note when some images were not found), then the view.
+fn present(cx: &Context, path: &Path, analysis: &mut Analysis, stderr: &mut dyn Write) {
+    if let Some(source) = &cx.symbols {
+        let found = analysis.symbolize(source);
+        if !found.missing.is_empty() && !cx.quiet {
+            let _ = writeln!(
+                stderr,
+                "memreport: note: {}: {}",
+                shown(path),
+                memreport_report::text::missing_images_note(&found)
+            );
+        }
+    }
     if let Some(view) = &cx.view {
         analysis.set_view(view);
     }
-    Ok(analysis)
 }

@@ -132,13 +132,7 @@ pub(super) fn header(analysis: &Analysis, capture_name: &str, what: &str) -> Hea
         );
     }
     warnings.extend(crate::text::filter_note(analysis));
-    if h.native_traces {
-        warnings.push(
-            "native traces are recorded but not shown: memreport does not symbolize native \
-             frames yet, so stacks are the Python frames only"
-                .to_string(),
-        );
-    }
+    warnings.extend(crate::text::native_note(analysis));
     Header {
         title: format!("{what}: {capture_name}"),
         command: visible(&h.command_line).into_owned(),
@@ -279,8 +273,9 @@ pub(super) fn flame_section(
     };
     let intro = format!(
         "{intro} Colours say where the code is: orange the program's own, blue the standard \
-         library, green installed packages, grey memray's runner and the import system. The \
+         library, green installed packages, {}grey memray's runner and the import system. The \
          buttons switch to the {} graph{}.",
+        if analysis.stacks().is_symbolized() { "violet native code, " } else { "" },
         if inverted { "callers-first" } else { "inverted" },
         if hides {
             " and to every frame memray records (its runner and the import system)"

@@ -576,7 +576,7 @@ pub(super) fn frame_name(
         (NodeKind::Frame(_), Some(l)) => {
             // The file's last component: a label must fit its frame; the tooltip has the path.
             let file = l.filename.rsplit('/').next().unwrap_or(&l.filename);
-            format!("{} ({}:{})", clean(&l.function), clean(file), l.lineno)
+            format!("{} ({})", clean(&l.function), clean(&with_line(file, l.lineno)))
         }
         (NodeKind::Frame(_), None) => "?".to_string(),
         (NodeKind::NoStack, _) => NO_STACK.to_string(),
@@ -586,7 +586,17 @@ pub(super) fn frame_name(
 /// The whole path of a frame whose label shows only its file's last component.
 pub(super) fn frame_path(location: Option<&Location>) -> Option<String> {
     let l = location?;
-    l.filename.contains('/').then(|| format!("{}:{}", clean(&l.filename), l.lineno))
+    l.filename.contains('/').then(|| clean(&with_line(&l.filename, l.lineno)))
+}
+
+/// `file:line`, or the file alone when the line is unknown (0: a native frame named from a
+/// symbol table).
+fn with_line(file: &str, line: i32) -> String {
+    if line == 0 {
+        file.to_string()
+    } else {
+        format!("{file}:{line}")
+    }
 }
 
 /// The fill of a frame by where its code comes from, its shade varied by its name so that
@@ -601,6 +611,7 @@ pub(super) fn place_fill(place: Place, name: &str) -> String {
         Place::Stdlib => format!("rgb({},{},235)", 120 + v, 170 + v / 2),
         Place::Package => format!("rgb({},{},{})", 110 + v, 195 + v / 2, 110 + v / 2),
         Place::Runner | Place::ImportSystem => format!("rgb({0},{0},{0})", 195 + v / 2),
+        Place::Native => format!("rgb({},{},240)", 185 + v, 150 + v),
     }
 }
 
