@@ -8,6 +8,13 @@ Axes (each point varies one of them and keeps the others small):
              at every point (fixtures/workloads/real/flask_threads.py, CONNECTIONS=N)
   stacks     a generated module whose two layers of functions make N distinct call stacks
   native     the Flask workload with and without --native
+  native-stacks
+             the stacks module under --native: N distinct Python stacks (that share their few
+             native paths), for the cost of naming native frames (symbolization)
+  native-paths
+             --native, every path of N levels through six C functions that call back into
+             Python (map, filter, sorted, min, max and functools.reduce): 6^N distinct native
+             stacks, for the cost of naming them
   length     a generated module with one function of N lines, each line allocating
   records    the synthetic service of scripts/bench_capture.py, N allocation records
   flask-pyalloc, django-pyalloc
@@ -44,6 +51,8 @@ DEFAULT_POINTS = {
     "threads": [1, 16, 256, 4096],
     "stacks": [1000, 10000, 100000, 1000000],
     "native": [0, 1],
+    "native-stacks": [1000, 10000, 100000],
+    "native-paths": [3, 4, 5, 6],
     "length": [10, 1000, 10000, 50000],
     "records": [1000000, 4000000, 16000000],
     "flask-pyalloc": [3064],
@@ -64,6 +73,30 @@ def stacks_module(n):
     rounds = max(1, 1_000_000 // (side * side))
     lines.append(f"for _ in range({rounds}):\n    for a in A:\n        a()")
     return "\n".join(lines) + "\n", side * side
+
+
+def native_paths_module(n):
+    """Every path of n levels through six C functions that call back into Python."""
+    source = """import functools, itertools
+def leaf():
+    return bytearray(64)
+CALLERS = [
+    lambda f: list(map(lambda _: f(), [0])),
+    lambda f: list(filter(lambda _: f() is None, [0])),
+    lambda f: sorted([0], key=lambda _: (f(), 0)[1]),
+    lambda f: min([0], key=lambda _: (f(), 0)[1]),
+    lambda f: max([0], key=lambda _: (f(), 0)[1]),
+    lambda f: functools.reduce(lambda a, _: f(), [0], None),
+]
+def through(path):
+    f = leaf
+    for i in path:
+        f = (lambda g, c: (lambda: c(g)))(f, CALLERS[i])
+    return f
+for path in itertools.product(range(6), repeat=%d):
+    through(path)()
+""" % n
+    return source, 6 ** n
 
 
 def length_module(n):
@@ -93,13 +126,15 @@ def make_capture(axis, point, venv):
         workload = "flask_threads.py" if axis == "flask-pyalloc" else "django_runserver.py"
         cmd = [memray, "run", "-q", "--trace-python-allocators", "-o", capture, workload]
         cwd = REAL
-    elif axis in ("stacks", "length"):
-        source, _ = (stacks_module if axis == "stacks" else length_module)(point)
+    elif axis in ("stacks", "length", "native-stacks", "native-paths"):
+        module = {"length": length_module, "native-paths": native_paths_module}
+        source, _ = module.get(axis, stacks_module)(point)
         cwd = OUT
-        name = f"gen_{axis}_{point}.py"
+        name = f"gen_{axis.replace('-', '_')}_{point}.py"
         with open(os.path.join(OUT, name), "w") as f:
             f.write(source)
-        cmd = [memray, "run", "-q", "-o", capture, name]
+        opts = ["--native"] if axis.startswith("native-") else []
+        cmd = [memray, "run", "-q", *opts, "-o", capture, name]
     else:
         cmd = [
             sys.executable, os.path.join(ROOT, "scripts", "bench_capture.py"),
