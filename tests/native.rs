@@ -179,3 +179,32 @@ fn the_readable_view_hides_the_interpreters_machinery_and_every_frame_shows_it()
     let plain = tree(&["--no-symbols"]);
     assert!(!plain.contains("leakyext.c"), "{plain}");
 }
+
+#[test]
+fn a_leak_finding_carries_the_native_frames_that_allocate() {
+    let capture = fixture().join("capture.bin");
+    let symbols = fixture().join("symbols");
+    let args =
+        ["leaks", "--json", capture.to_str().unwrap(), "--symbols", symbols.to_str().unwrap()];
+    let run = memreport(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(json["verdict"], "leak", "{json:#}");
+    let finding = &json["findings"][0];
+    let stack: Vec<&str> =
+        finding["stack"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    // The location is the program's own Python line; the stack says where in C it allocates.
+    assert!(
+        finding["location"].as_str().unwrap().starts_with("handle:leak_native.py:"),
+        "{finding:#}"
+    );
+    assert_eq!(
+        stack[..3],
+        ["grab:./leakyext.c:17", "remember:./leakyext.c:24", "leak:./leakyext.c:54"]
+    );
+    // Without symbols, the same finding with its Python frames only.
+    let plain = memreport(&["leaks", "--json", capture.to_str().unwrap(), "--no-symbols"]);
+    let plain: Value = serde_json::from_slice(&plain.stdout).unwrap();
+    assert_eq!(plain["findings"][0]["location"], finding["location"]);
+    assert!(plain["findings"][0]["stack"][0].as_str().unwrap().starts_with("handle:"));
+}

@@ -124,8 +124,14 @@ impl Locations {
             let thread = (!site.shared && !several).then_some(site.tid);
             *entry.by_thread.entry(thread).or_default() += growth;
             *entry.by_line.entry(line).or_default() += growth;
-            if entry.best_stack.is_none_or(|(g, _, _)| growth > g) {
-                entry.best_stack = Some((growth, site.python_node, site.tid));
+            if entry.best_stack.is_none_or(|b| growth > b.growth) {
+                entry.best_stack = Some(BestStack {
+                    growth,
+                    python_node: site.python_node,
+                    native_node: site.native_node,
+                    generation: site.generation,
+                    tid: site.tid,
+                });
             }
             entry.arena |= is_arena(site);
         }
@@ -167,10 +173,16 @@ impl Locations {
         stacks: &'s Stacks,
         shown: bool,
     ) -> (Vec<&'s Location>, Option<u64>) {
-        let Some((_, node, tid)) = self.series[i].best_stack else { return (Vec::new(), None) };
-        let stack =
-            if shown { stacks.python_stack(node, tid) } else { stacks.memray_stack(node, tid) };
-        (stack, Some(tid))
+        let Some(best) = self.series[i].best_stack else { return (Vec::new(), None) };
+        let (node, tid) = (best.python_node, best.tid);
+        if !shown {
+            return (stacks.memray_stack(node, tid), Some(tid));
+        }
+        // As call trees show it: with its native frames when they are named.
+        let mut ids = Vec::new();
+        let row = (node, best.native_node, best.generation);
+        stacks.tree_stack_ids_into(row, tid, false, &mut ids);
+        (ids.into_iter().filter_map(|f| stacks.frame(f)).collect(), Some(tid))
     }
 }
 
@@ -186,10 +198,20 @@ pub(super) struct LocationSeries {
     pub(super) by_thread: BTreeMap<Option<u64>, i128>,
     /// Growth over the window per innermost location (where the memory is allocated).
     pub(super) by_line: BTreeMap<u32, i128>,
-    /// The stack (python node and thread) that grew most.
-    pub(super) best_stack: Option<(i128, u32, u64)>,
+    /// The site whose stack grew most.
+    pub(super) best_stack: Option<BestStack>,
     /// Any of its sites is a pymalloc arena mapping (python allocators not traced).
     pub(super) arena: bool,
+}
+
+/// The stack of a location that grew most: a site's growth over the window, and its stacks.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct BestStack {
+    growth: i128,
+    python_node: u32,
+    native_node: u64,
+    generation: u32,
+    tid: u64,
 }
 
 impl LocationSeries {
