@@ -1,5 +1,5 @@
 //! The stack model: Python frames with their source lines, the trace tree that shares stack
-//! prefixes, native frames (named once [`Stacks::symbolize`] has read the capture's images, else
+//! prefixes, native frames (named once [`crate::Analysis::symbolize`] has read the capture's images, else
 //! `image+offset`), and memray's stack presentation rules (spec §5.6).
 //!
 //! Every distinct frame is resolved to a [`Location`] once, when the pass ends; a stack is a
@@ -58,7 +58,7 @@ pub struct Stacks {
     native: NativeNames,
 }
 
-/// Native frames named by [`Stacks::symbolize`], as frame ids after the Python frames.
+/// Native frames named by [`crate::Analysis::symbolize`], as frame ids after the Python frames.
 #[derive(Debug, Default)]
 struct NativeNames {
     /// The frames of a native node's own return address in a memory-map generation, innermost
@@ -77,7 +77,7 @@ const EVAL_LOOP: u8 = 1;
 /// its call and eval functions, and its functions that have no name.
 const INTERPRETER: u8 = 2;
 
-/// What [`Stacks::symbolize`] found.
+/// What [`crate::Analysis::symbolize`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Symbolization {
@@ -135,7 +135,7 @@ impl Stacks {
         }
     }
 
-    /// Whether native frames were named ([`Stacks::symbolize`]): call trees then show hybrid
+    /// Whether native frames were named ([`crate::Analysis::symbolize`]): call trees then show hybrid
     /// stacks.
     pub fn is_symbolized(&self) -> bool {
         !self.native.by_node.is_empty()
@@ -418,7 +418,7 @@ impl Stacks {
     }
 }
 
-/// Names return addresses for [`Stacks::symbolize`]: the images of each generation sorted by
+/// Names return addresses for [`crate::Analysis::symbolize`]: the images of each generation sorted by
 /// address, each image read once, each address looked up once.
 struct Resolver<'s> {
     source: &'s SymbolSource,
