@@ -1,6 +1,6 @@
 //! The stack model: Python frames with their source lines, the trace tree that shares stack
-//! prefixes, native frames (named once [`crate::Analysis::symbolize`] has read the capture's images, else
-//! `image+offset`), and memray's stack presentation rules (spec §5.6).
+//! prefixes, native frames (named once [`crate::Analysis::symbolize`] has read the capture's
+//! images, else `image+offset`), and memray's stack presentation rules (spec §5.6).
 //!
 //! Every distinct frame is resolved to a [`Location`] once, when the pass ends; a stack is a
 //! node of the trace tree, so stacks share their outer frames and cost one `u32` each wherever
@@ -135,8 +135,8 @@ impl Stacks {
         }
     }
 
-    /// Whether native frames were named ([`crate::Analysis::symbolize`]): call trees then show hybrid
-    /// stacks.
+    /// Whether native frames were named ([`crate::Analysis::symbolize`]): call trees then show
+    /// hybrid stacks.
     pub fn is_symbolized(&self) -> bool {
         !self.native.by_node.is_empty()
     }
@@ -418,7 +418,7 @@ impl Stacks {
     }
 }
 
-/// Names return addresses for [`crate::Analysis::symbolize`]: the images of each generation sorted by
+/// Names return addresses for [`Stacks::symbolize`]: the images of each generation sorted by
 /// address, each image read once, each address looked up once.
 struct Resolver<'s> {
     source: &'s SymbolSource,
