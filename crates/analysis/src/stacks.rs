@@ -159,17 +159,14 @@ impl Stacks {
         }
         let mut resolver = Resolver::new(source);
         for (node, generation) in stacks {
-            let mut n = node;
-            while let Some((ip, parent)) = self.tables.native_node(n) {
-                if self.native.by_node.contains_key(&(n, generation)) {
-                    break; // Its callers are named too: chains are named whole.
-                }
+            let chain: Vec<(u64, u64)> = self
+                .native_chain(node)
+                // Once a node is named, its callers are too: chains are named whole.
+                .take_while(|&(n, _)| !self.native.by_node.contains_key(&(n, generation)))
+                .collect();
+            for (n, ip) in chain {
                 let range = resolver.resolve(self, ip, generation);
                 self.native.by_node.insert((n, generation), range);
-                if parent >= n {
-                    break;
-                }
-                n = parent;
             }
         }
         if let Some(view) = self.view.take() {
@@ -210,6 +207,27 @@ impl Stacks {
         frames
     }
 
+    /// A native stack's nodes with their return addresses, innermost first (a malformed chain,
+    /// whose parent does not precede its child, ends there).
+    fn native_chain(&self, node: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let mut next = Some(node);
+        std::iter::from_fn(move || {
+            let n = next?;
+            let (ip, parent) = self.tables.native_node(n)?;
+            next = (parent < n).then_some(parent);
+            Some((n, ip))
+        })
+    }
+
+    /// How many outermost frames memray trims from a full stack of this thread.
+    fn skipped_for(&self, tid: u64) -> usize {
+        if self.main_tid == Some(tid) {
+            self.skipped_on_main
+        } else {
+            0
+        }
+    }
+
     /// The hybrid stack of a record as frame ids, innermost first (spec §5.6).
     fn hybrid_ids_into(
         &self,
@@ -220,25 +238,20 @@ impl Stacks {
         frames: &mut Vec<u32>,
     ) {
         let mut native: Vec<(u32, bool)> = Vec::new();
-        let mut n = native_node;
-        while let Some((_, parent)) = self.tables.native_node(n) {
+        for (n, _) in self.native_chain(native_node) {
             if let Some(&(start, len)) = self.native.by_node.get(&(n, generation)) {
                 for &id in &self.native.ids[start as usize..(start + len) as usize] {
                     let kind = self.native.kinds[(id - self.native.first) as usize];
                     native.push((id, kind & EVAL_LOOP != 0));
                 }
             }
-            if parent >= n {
-                break;
-            }
-            n = parent;
         }
         let python: Vec<(u32, bool)> = self
             .frame_ids(python_node)
             .filter(|&f| (f as usize) < self.frames.len())
             .map(|f| (f, self.tables.is_entry_frame(f)))
             .collect();
-        let to_skip = if self.main_tid == Some(tid) { self.skipped_on_main } else { 0 };
+        let to_skip = self.skipped_for(tid);
         frames.clear();
         frames.extend(merge_hybrid(native, &python, to_skip));
     }
@@ -331,9 +344,7 @@ impl Stacks {
     pub(crate) fn memray_stack_ids_into(&self, node: u32, tid: u64, frames: &mut Vec<u32>) {
         frames.clear();
         frames.extend(self.frame_ids(node).filter(|&f| (f as usize) < self.frames.len()));
-        if self.main_tid == Some(tid) {
-            frames.truncate(frames.len().saturating_sub(self.skipped_on_main));
-        }
+        frames.truncate(frames.len().saturating_sub(self.skipped_for(tid)));
     }
 
     /// The native frames of a record, innermost first, each located in the images of its
@@ -395,7 +406,7 @@ impl Stacks {
                 ))
             })
             .collect();
-        let to_skip = if self.main_tid == Some(tid) { self.skipped_on_main } else { 0 };
+        let to_skip = self.skipped_for(tid);
         merge_hybrid(native, &python, to_skip)
     }
 
