@@ -452,6 +452,31 @@ const TOGGLE_VIEW: &str = r#"(() => {
           differ: names("main") !== names(radio.value)};
 })()"#;
 
+/// Picks the largest thread in the first flame section's thread menu, then "All threads", and
+/// goes back to the main graph; says what each step showed.
+const THREAD_MENU: &str = r#"(() => {
+  const section = document.querySelector("section.flame");
+  const menu = section.querySelector(".fg-threads");
+  if (!menu) return null;
+  const view = section.querySelector('.fg-view[data-view="threads"]');
+  const options = [...menu.options].map(o => o.textContent);
+  const shown = () => [...section.querySelectorAll(".fg-view")].filter(v => !v.hidden).map(v => v.dataset.view);
+  const tops = [...view.querySelectorAll('svg.fg g[data-w]')].filter(g => g.dataset.d === "1")
+    .map(g => g.querySelector("title").textContent.split("\n")[0]);
+  menu.selectedIndex = 1;
+  menu.dispatchEvent(new Event("change"));
+  const picked = [...view.querySelectorAll('svg.fg g[data-w]')]
+    .filter(g => g.dataset.d === "1" && !g.classList.contains("hidden"));
+  const zoomed = {shown: shown(), picked: picked.map(g => g.querySelector("title").textContent.split("\n")[0]),
+    width: picked.length === 1 ? picked[0].querySelector("rect").getAttribute("width") : null,
+    reset: !section.querySelector(".fg-reset").disabled};
+  menu.selectedIndex = 0;
+  menu.dispatchEvent(new Event("change"));
+  const hidden = view.querySelectorAll("svg.fg g.hidden").length;
+  section.querySelector('.fg-variants input[value="main"]').click();
+  return {options, tops, zoomed, hidden, back: shown()};
+})()"#;
+
 #[test]
 fn pages_load_offline_without_errors_and_flame_graphs_zoom() {
     let Some(mut browser) = Browser::launch() else { return };
@@ -537,6 +562,34 @@ fn pages_load_offline_without_errors_and_flame_graphs_zoom() {
             if !ok {
                 failures.push(format!("{name}: switching graphs: {switched}"));
             }
+        }
+        // A page of several threads has a graph by thread, and its menu zooms into one.
+        let menu = page.eval(THREAD_MENU);
+        if !menu.is_null() {
+            let options = menu["options"].as_array().cloned().unwrap_or_default();
+            let tops = menu["tops"].as_array().cloned().unwrap_or_default();
+            let first = options.get(1).and_then(|o| o.as_str()).unwrap_or("");
+            let picked = menu["zoomed"]["picked"][0].as_str().unwrap_or("");
+            let ok = options.len() == tops.len() + 1
+                && tops.len() > 1
+                && picked.strip_prefix("thread ").is_some_and(|p| first.starts_with(p))
+                && menu["zoomed"]["shown"] == json!(["threads"])
+                && menu["zoomed"]["width"] == json!("100%")
+                && menu["zoomed"]["reset"] == json!(true)
+                && menu["hidden"] == json!(0)
+                && menu["back"] == json!(["main"]);
+            if !ok {
+                failures.push(format!("{name}: the thread menu: {menu}"));
+            }
+            if name == "real-flask-threads-report"
+                && !options.iter().any(|o| {
+                    o.as_str().is_some_and(|o| o.starts_with("Thread-N (process_request_thread) ("))
+                })
+            {
+                failures.push(format!("{name}: no group of request threads in {options:?}"));
+            }
+        } else if ["real-flask-threads-report", "v13-threads-report"].contains(&name.as_str()) {
+            failures.push(format!("{name}: no thread menu"));
         }
         if name.ends_with("-report") {
             // Sorting the table by a column orders its rows by that column.

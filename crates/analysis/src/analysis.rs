@@ -12,6 +12,7 @@ use memreport_format::{
 use crate::info::{CaptureInfo, SampleSpan};
 use crate::replay::{Replay, SiteKey, SiteThreads};
 use crate::stacks::Stacks;
+use crate::threads::PassThreadGroup;
 use crate::timeline::{Series, Ticks, Timeline};
 
 /// Bytes and blocks.
@@ -48,6 +49,11 @@ pub enum Threads {
     Merged,
     /// One entry per stack and thread.
     Split,
+    /// One entry per stack and group of threads named alike ([`Analysis::thread_groups`]),
+    /// the entry's `tid` the group's first thread. From a pass that merged threads; a pass that
+    /// split them gives its [`Threads::Split`] rows, which a call tree groups
+    /// ([`crate::group::Shape::group_threads`]).
+    Grouped,
 }
 
 /// Why a view cannot be computed from a pass: data, worded by `memreport_report::unavailable`.
@@ -99,6 +105,9 @@ pub struct Site {
     /// memray thread id: the site's thread, or, when the pass merged threads
     /// ([`Analyzer::threads`]), the thread of its first allocation.
     pub tid: u64,
+    /// The site's class of threads when the pass merged threads (an index into
+    /// [`Analysis::thread_groups`]); `u32::MAX` when it split them.
+    pub(crate) class: u32,
     /// Whether allocations of more than one thread were made here (only when the pass merged
     /// threads; a per-thread site has one thread by definition).
     pub shared: bool,
@@ -235,7 +244,7 @@ impl<'a> Analyzer<'a> {
                 self.series && header.is_streaming(),
                 match self.threads {
                     Threads::Split => SiteThreads::Split,
-                    Threads::Merged => SiteThreads::Merged {
+                    Threads::Merged | Threads::Grouped => SiteThreads::Merged {
                         main_tid: header.has_main_tid().then_some(header.main_tid),
                     },
                 },
@@ -258,6 +267,7 @@ impl<'a> Analyzer<'a> {
         let stacks = Stacks::new(events.into_tables(), &header);
         let leak_order = replay.live_first_index();
         let sites = replay.take_sites();
+        let thread_groups = replay.take_thread_groups();
         let peak_memory = if header.is_streaming() {
             replay.peak
         } else {
@@ -279,7 +289,8 @@ impl<'a> Analyzer<'a> {
         let temporary =
             replay.thresholds.iter().copied().zip(std::mem::take(&mut replay.temporary)).collect();
         Ok(Analysis {
-            threads_merged: self.threads == Threads::Merged && header.is_streaming(),
+            threads_merged: self.threads != Threads::Split && header.is_streaming(),
+            thread_groups,
             info,
             counts,
             stacks,
@@ -319,6 +330,7 @@ impl Sink {
                 self.replay.memory(m.ms_since_epoch, m.rss, m.heap);
             }
             Event::Aggregated(a) => self.aggregated.push(*a),
+            Event::ThreadName { tid, name } => self.replay.thread_named(*tid, name),
             _ => {}
         }
     }
@@ -445,6 +457,8 @@ fn pipelined(
 pub struct Analysis {
     /// Whether the sites merged threads ([`Analyzer::threads`]).
     threads_merged: bool,
+    /// The groups of threads of a pass that merged threads, by class (`Site::class`).
+    thread_groups: Vec<PassThreadGroup>,
     info: CaptureInfo,
     counts: memreport_format::events::Counts,
     stacks: Stacks,
@@ -604,6 +618,24 @@ impl Analysis {
         self.live_items
     }
 
+    /// Whether the pass merged threads ([`Analyzer::threads`]): then [`Threads::Split`] rows
+    /// are unavailable and [`Threads::Grouped`] rows follow [`Analysis::thread_groups`].
+    pub fn threads_merged(&self) -> bool {
+        self.threads_merged
+    }
+
+    /// The groups of threads named alike that a pass merging threads kept apart, indexed by
+    /// class: the main thread, the unnamed threads and the overflow of shapes first, then one
+    /// per name shape. A group no thread joined has no threads; the list is empty when the pass
+    /// split threads.
+    pub fn thread_groups(&self) -> &[PassThreadGroup] {
+        if self.threads_merged {
+            &self.thread_groups
+        } else {
+            &[]
+        }
+    }
+
     /// Every site of a streaming capture, in order of first allocation.
     pub fn sites(&self) -> &[Site] {
         &self.sites
@@ -716,6 +748,10 @@ impl Analysis {
                     .collect()
             }
         };
+        let group_tid = |s: &Site| {
+            let group = self.thread_groups.get(s.class as usize);
+            group.map_or(s.tid, |g| g.first_tid)
+        };
         let items =
             rows.into_iter().filter(|(_, usage, _)| usage.count > 0).map(|(i, usage, order)| {
                 let s = &self.sites[i];
@@ -725,6 +761,7 @@ impl Analysis {
                         native_node: s.native_node,
                         tid: s.tid,
                     },
+                    group_tid: group_tid(s),
                     usage,
                     order,
                     allocator: s.allocator,
@@ -749,6 +786,7 @@ impl Analysis {
                     native_node: a.native_frame_id,
                     tid: a.tid,
                 },
+                group_tid: a.tid,
                 usage,
                 order: i as u64,
                 allocator: a.allocator,
@@ -776,13 +814,17 @@ impl Analysis {
 
 struct Item {
     key: SiteKey,
+    /// The first thread of the item's group of threads ([`Threads::Grouped`]); the thread
+    /// itself when the pass split threads.
+    group_tid: u64,
     usage: Usage,
     order: u64,
     allocator: Allocator,
     generation: u32,
 }
 
-/// Groups items by `(python node, native node, thread or 0)`, in order of their order key.
+/// Groups items by `(python node, native node, thread, group's first thread or 0)`, in order of
+/// their order key.
 ///
 /// With `count_quirk`, the way memray re-aggregates the records of an aggregated capture: the
 /// first record of a key counts whole, every further one adds its bytes but 1 to the count
@@ -796,6 +838,7 @@ fn merge(items: impl Iterator<Item = Item>, threads: Threads, count_quirk: bool)
         let tid = match threads {
             Threads::Merged => None,
             Threads::Split => Some(item.key.tid),
+            Threads::Grouped => Some(item.group_tid),
         };
         let key = SiteKey { tid: tid.unwrap_or(0), ..item.key };
         match index.get(&key) {

@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap;
 use crate::analysis::{Analysis, Entry, Site};
 use crate::files::ModuleResolver;
 use crate::stacks::{spell, Location, Stacks, NO_STACK};
+use crate::threads::PassGroupKind;
 use crate::Usage;
 
 /// How coarse a location is.
@@ -370,6 +371,21 @@ fn group_threads(
     (node_of, groups)
 }
 
+/// The groups of more than one thread of a pass that merged threads, as tree nodes label them.
+fn pass_groups(analysis: &Analysis) -> BTreeMap<u64, ThreadGroup> {
+    let groups = analysis.thread_groups().iter().filter(|g| g.threads > 1);
+    groups
+        .map(|g| {
+            let pattern = match g.kind {
+                PassGroupKind::Unnamed => "unnamed".to_string(),
+                PassGroupKind::Other => "other names".to_string(),
+                _ => g.pattern.clone().unwrap_or_default(),
+            };
+            (g.first_tid, ThreadGroup { pattern, threads: g.threads as usize })
+        })
+        .collect()
+}
+
 /// What a [`TreeNode`] stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NodeKind {
@@ -437,8 +453,12 @@ impl CallTree {
         // A tree has at least a node per distinct stack: growing to that size is known work.
         index.reserve(entries.len());
         nodes.reserve(entries.len());
-        let (thread_node, thread_groups) =
-            if shape.group_threads { group_threads(stacks, entries) } else { Default::default() };
+        let (thread_node, thread_groups) = match shape.group_threads {
+            false => Default::default(),
+            // The rows of a pass that merged threads are grouped already ([`Threads::Grouped`]).
+            true if analysis.threads_merged() => (Default::default(), pass_groups(analysis)),
+            true => group_threads(stacks, entries),
+        };
         let mut path: Vec<NodeKind> = Vec::new();
         // Reused for every row: allocating a stack per row was most of the build's time.
         let mut stack: Vec<u32> = Vec::new();

@@ -58,6 +58,7 @@ mod replay;
 pub mod stacks;
 pub mod stats;
 pub mod symbols;
+pub mod threads;
 pub mod timeline;
 mod view;
 
@@ -90,7 +91,9 @@ pub mod bench_support {
     pub fn replay_with(events: &[AllocationEvent], threads: crate::Threads) -> (u64, usize) {
         let threads = match threads {
             crate::Threads::Split => crate::replay::SiteThreads::Split,
-            crate::Threads::Merged => crate::replay::SiteThreads::Merged { main_tid: Some(1) },
+            crate::Threads::Merged | crate::Threads::Grouped => {
+                crate::replay::SiteThreads::Merged { main_tid: Some(1) }
+            }
         };
         let mut replay = crate::replay::Replay::new(&[], false, threads);
         for e in events {

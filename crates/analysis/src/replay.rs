@@ -15,13 +15,15 @@ use memreport_format::AllocatorKind;
 use rustc_hash::FxHashMap;
 
 use crate::heap::{Block, Change, LiveHeap};
+use crate::threads::{PassThreadGroup, ThreadClasses, PENDING};
 use crate::timeline::{Sample, Series, SeriesPoint, Tick, Ticks, Timeline};
 use crate::{Site, Usage};
 
 /// A site: what memray keys a location by (§5.3): Python node, native node and thread.
 ///
-/// When threads are merged ([`SiteThreads::Merged`]), `tid` is not the thread but its class:
-/// [`MAIN_CLASS`] for the main thread and [`OTHER_CLASS`] for every other one (see there).
+/// When threads are merged ([`SiteThreads::Merged`]), `tid` is not the thread but its class
+/// ([`class_key`]): the main thread, a group of threads named alike, or the unnamed ones; a
+/// thread not yet named is keyed by itself (see [`crate::threads`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct SiteKey {
     pub(crate) python_node: u32,
@@ -63,21 +65,30 @@ const CHAIN_MAX: usize = 8;
 pub(crate) enum SiteThreads {
     /// One site per thread, as memray keys them: what `--split-threads` needs.
     Split,
-    /// One site per stack for the main thread and one for all the other threads. A
-    /// thread-per-request server runs every request on a new thread through the same stacks, so
-    /// per-thread sites grow with threads × stacks; merged ones grow with stacks. The main
-    /// thread keeps its own site because whether a row's first contributor is the main thread
-    /// decides the trimming of memray's runner frames (§5.6), so merged rows stay exact.
+    /// One site per stack and class of threads: the main thread, each group of threads named
+    /// alike, the unnamed ones ([`crate::threads`]). A thread-per-request server runs every
+    /// request on a new thread through the same stacks, so per-thread sites grow with
+    /// threads × stacks; merged ones grow with stacks × classes, and there are at most a few
+    /// dozen classes. The main thread keeps its own sites because whether a row's first
+    /// contributor is the main thread decides the trimming of memray's runner frames (§5.6), so
+    /// merged rows stay exact; the groups let a page show threads without per-thread sites.
     Merged {
         /// The header's main thread, when the format records one.
         main_tid: Option<u64>,
     },
 }
 
-/// The class of the main thread's sites when threads are merged.
-pub(crate) const MAIN_CLASS: u64 = 1;
-/// The class of every other thread's sites when threads are merged.
-pub(crate) const OTHER_CLASS: u64 = 0;
+/// The thread part of the key of a site of `class` first reached by `tid`: the thread itself
+/// while it is pending (and always when threads are split), otherwise the class counted down
+/// from `u64::MAX`, far from memray's small sequential thread ids.
+#[inline]
+pub(crate) fn class_key(class: u32, tid: u64) -> u64 {
+    if class == PENDING {
+        tid
+    } else {
+        u64::MAX - u64::from(class)
+    }
+}
 
 /// Sizes counted in an array rather than a map.
 const SMALL_SIZES: usize = 4096;
@@ -125,7 +136,8 @@ pub(crate) struct Replay {
     pub(crate) timeline: Timeline,
     pub(crate) ticks: Ticks,
     series: bool,
-    threads: SiteThreads,
+    /// The classes of threads when threads are merged; `None` when they are split.
+    classes: Option<ThreadClasses>,
     /// Sites changed in the current tick, whose series point is pending.
     dirty: Vec<u32>,
 }
@@ -157,23 +169,34 @@ impl Replay {
             timeline: Timeline::new(),
             ticks: Ticks::new(),
             series,
-            threads,
+            classes: match threads {
+                SiteThreads::Split => None,
+                SiteThreads::Merged { main_tid } => Some(ThreadClasses::new(main_tid)),
+            },
             dirty: Vec::new(),
         }
     }
 
-    /// The thread part of a site key: the thread, or its class when threads are merged.
+    /// The class of an allocation's thread: [`PENDING`] (keyed by the thread) when threads
+    /// are split or the thread is not named yet.
     #[inline]
-    fn key_tid(&self, tid: u64) -> u64 {
-        match self.threads {
-            SiteThreads::Split => tid,
-            SiteThreads::Merged { main_tid } if main_tid == Some(tid) => MAIN_CLASS,
-            SiteThreads::Merged { .. } => OTHER_CLASS,
+    fn class_of(&mut self, tid: u64) -> u32 {
+        match &mut self.classes {
+            None => PENDING,
+            Some(classes) => classes.class_of_allocation(tid),
+        }
+    }
+
+    /// A THREAD_RECORD: the thread's later allocations go to its name's class.
+    pub(crate) fn thread_named(&mut self, tid: u64, name: &str) {
+        if let Some(classes) = &mut self.classes {
+            classes.named(tid, name);
         }
     }
 
     fn site(&mut self, e: &AllocationEvent) -> u32 {
-        let tid = self.key_tid(e.tid);
+        let class = self.class_of(e.tid);
+        let tid = class_key(class, e.tid);
         let key = SiteKey { python_node: e.python_node, native_node: e.native_node, tid };
         if let Some((k, id)) = self.last_site {
             if k == key {
@@ -191,7 +214,9 @@ impl Replay {
         let mut length = 0;
         while at != u32::MAX {
             let t = &self.sites[at as usize];
-            if t.site.native_node == key.native_node && self.key_tid(t.site.tid) == key.tid {
+            if t.site.native_node == key.native_node
+                && class_key(t.site.class, t.site.tid) == key.tid
+            {
                 break;
             }
             at = t.next;
@@ -211,6 +236,7 @@ impl Replay {
                 python_node: key.python_node,
                 native_node: key.native_node,
                 tid: e.tid,
+                class,
                 shared: false,
                 allocator: e.allocator,
                 generation: e.generation,
@@ -408,6 +434,7 @@ impl Replay {
         self.flush_series(self.ticks.current());
         self.ticks.finish();
         let epoch = self.epoch;
+        let mut classes = self.classes.as_mut();
         // Collected in place: the allocation of `self.sites` is reused, not copied.
         std::mem::take(&mut self.sites)
             .into_iter()
@@ -417,9 +444,19 @@ impl Replay {
                 if peak_epoch != epoch {
                     site.peak = site.leaked;
                 }
+                // A pending thread's site belongs to the class the thread ended in.
+                if let Some(classes) = classes.as_mut().filter(|_| site.class == PENDING) {
+                    site.class = classes.final_class(site.tid);
+                }
                 site
             })
             .collect()
+    }
+
+    /// The groups of threads of a pass that merged threads, indexed by class (after
+    /// [`Replay::take_sites`]); empty when threads were split.
+    pub(crate) fn take_thread_groups(&mut self) -> Vec<PassThreadGroup> {
+        self.classes.take().map(ThreadClasses::into_groups).unwrap_or_default()
     }
 
     /// The first index of the blocks still live, per site (memray orders leak records by it).

@@ -355,7 +355,7 @@ pub struct MemorySample {
 }
 
 /// An event of the stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
     /// An allocator call.
@@ -375,6 +375,15 @@ pub enum Event {
     },
     /// Totals of one location in an aggregated capture.
     Aggregated(AggregatedAllocation),
+    /// A thread was given a name (THREAD_RECORD), from here on in the stream; a later name
+    /// replaces it. The name is also kept in [`StackTables::thread_names`], which a consumer
+    /// on another thread than the decoder cannot read while the pass runs.
+    ThreadName {
+        /// memray thread id.
+        tid: u64,
+        /// The name, invalid UTF-8 replaced.
+        name: Box<str>,
+    },
 }
 
 /// Counts of what was read.
@@ -631,8 +640,9 @@ impl Events {
                     Some(tid) => tid,
                     None => return Err(self.corrupt(ErrorKind::NoCurrentThread, offset)),
                 };
-                self.tables.thread_names.insert(tid, String::from_utf8_lossy(&name).into_owned());
-                Ok(None)
+                let name = String::from_utf8_lossy(&name).into_owned();
+                self.tables.thread_names.insert(tid, name.clone());
+                Ok(Some(Event::ThreadName { tid, name: name.into_boxed_str() }))
             }
             Record::ContextSwitch { tid } => {
                 self.counts.context_switches += 1;

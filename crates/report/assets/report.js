@@ -100,6 +100,7 @@
         else if (ancestor) place(f, 0, 100);
       });
       graph.zoomed = target.d !== 0;
+      graph.target = target;
       svg.classList.toggle("zoomed", graph.zoomed);
       fitHeight();
       fitText();
@@ -136,6 +137,16 @@
         "matched " + (covered / total * 100).toFixed(2) + "% (" + humanSize(covered * scale) + ")";
     };
     graph.reset = function () { if (frames.length) zoom(frames[0]); };
+    // The first level under the root (the threads of a graph split by thread), largest first.
+    graph.tops = function () {
+      return frames.filter(function (f) { return f.d === 1; })
+        .sort(function (a, b) { return b.w - a.w || a.x - b.x; })
+        .map(function (f) { return { x: f.x, w: f.w, name: f.name, bytes: f.w * scale }; });
+    };
+    graph.zoomAt = function (x) {
+      var f = frames.filter(function (f) { return f.d === 1 && f.x === x; })[0];
+      if (f) zoom(f);
+    };
     graph.fit = function () { fitHeight(); fitText(); };
     return graph;
   }
@@ -164,17 +175,50 @@
       v.graph.onZoom = function () { if (v === active) reset.disabled = !v.graph.zoomed; };
     });
 
-    Array.prototype.forEach.call(section.querySelectorAll(".fg-variants input"), function (radio) {
-      radio.addEventListener("change", function () {
-        views.forEach(function (v) {
-          v.box.hidden = v.box.getAttribute("data-view") !== radio.value;
-          if (!v.box.hidden) active = v;
-        });
-        reset.disabled = !active.graph.zoomed;
-        active.graph.fit();
-        runSearch();
+    var radios = section.querySelectorAll(".fg-variants input");
+    function show(key) {
+      Array.prototype.forEach.call(radios, function (r) { r.checked = r.value === key; });
+      views.forEach(function (v) {
+        v.box.hidden = v.box.getAttribute("data-view") !== key;
+        if (!v.box.hidden) active = v;
       });
+      reset.disabled = !active.graph.zoomed;
+      active.graph.fit();
+      runSearch();
+    }
+    Array.prototype.forEach.call(radios, function (radio) {
+      radio.addEventListener("change", function () { show(radio.value); });
     });
+
+    // The thread menu lists the first level of the graph by thread (threads, and groups of
+    // threads named alike) and zooms into the one chosen; zooming by clicking keeps it in step.
+    var menu = section.querySelector(".fg-threads");
+    var byThread = views.filter(function (v) {
+      return v.box.getAttribute("data-view") === "threads";
+    })[0];
+    if (menu && byThread) {
+      var tops = byThread.graph.tops();
+      tops.forEach(function (t) {
+        var option = document.createElement("option");
+        option.value = String(t.x);
+        option.textContent = t.name.replace(/^thread /, "") + " · " + humanSize(t.bytes);
+        menu.appendChild(option);
+      });
+      menu.addEventListener("change", function () {
+        show("threads");
+        if (menu.value === "") byThread.graph.reset();
+        else byThread.graph.zoomAt(Number(menu.value));
+      });
+      var onZoom = byThread.graph.onZoom;
+      byThread.graph.onZoom = function () {
+        onZoom();
+        var t = byThread.graph.target;
+        var top = t && t.d > 0 && tops.filter(function (f) {
+          return f.x <= t.x && t.x < f.x + f.w;
+        })[0];
+        menu.value = top ? String(top.x) : "";
+      };
+    }
     search.addEventListener("input", runSearch);
     reset.addEventListener("click", function () { active.graph.reset(); });
     window.addEventListener("resize", function () { active.graph.fit(); });

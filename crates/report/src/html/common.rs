@@ -51,6 +51,13 @@ pub(super) struct FlameSection {
     pub(super) variants: Vec<FlameVariant>,
 }
 
+impl FlameSection {
+    /// Whether one of the graphs is split by thread, for the page's thread menu.
+    pub(super) fn has_threads(&self) -> bool {
+        self.variants.iter().any(|v| v.key == THREADS_KEY)
+    }
+}
+
 /// One drawing of a section's graph: the asked-for view, or another orientation or every frame.
 pub(super) struct FlameVariant {
     /// Its value in the page's radio buttons.
@@ -67,9 +74,13 @@ impl FlameVariant {
     }
 }
 
-/// Shares of a section's budgets: the asked-for graph, then each other view.
-const MAIN_SHARE: f64 = 0.7;
+/// Shares of a section's budgets: each other view, and the graph by thread; the asked-for
+/// graph has the rest (at least 60 %).
 const OTHER_SHARE: f64 = 0.15;
+const THREAD_SHARE: f64 = 0.1;
+
+/// The radio value of the graph by thread, which the thread menu switches to.
+pub(super) const THREADS_KEY: &str = "threads";
 
 fn share(options: FlameOptions<'_>, share: f64) -> FlameOptions<'_> {
     FlameOptions {
@@ -209,14 +220,34 @@ pub(super) fn flame_section(
         let group_threads = threads == Threads::Split;
         CallTree::build_with(analysis, &entries, Shape { inverted, every_frame, group_threads })
     };
-    let (main_tree, (flipped, every)) = rayon::join(
-        || build(inverted, false),
+    // A pass that merged threads still kept groups of threads named alike apart: one graph with
+    // a node per group, when there is more than one, lets the page show a thread without a
+    // second pass.
+    let by_thread = threads == Threads::Merged
+        && analysis.threads_merged()
+        && analysis.thread_groups().iter().filter(|g| g.threads > 0).count() > 1;
+    let build_by_thread = || {
+        let entries = analysis.entries(mode, Threads::Grouped).ok()?;
+        let shape = Shape { inverted, every_frame: false, group_threads: true };
+        let tree = CallTree::build_with(analysis, &entries, shape);
+        // Threads that hold nothing in this view have no node: one node is no choice.
+        (tree.nodes[0].children.len() > 1).then_some(tree)
+    };
+    let ((main_tree, thread_tree), (flipped, every)) = rayon::join(
+        || rayon::join(|| build(inverted, false), || by_thread.then(build_by_thread).flatten()),
         || rayon::join(|| build(!inverted, false), || build(inverted, true)),
     );
     let hides = every != main_tree;
-    let main_share = if hides { MAIN_SHARE } else { MAIN_SHARE + OTHER_SHARE };
-    let (graph, (flipped_graph, every_graph)) = rayon::join(
-        || draw(&main_tree, share(options, main_share)),
+    let others = 1 + usize::from(hides);
+    let thread_share = if thread_tree.is_some() { THREAD_SHARE } else { 0.0 };
+    let main_share = 1.0 - OTHER_SHARE * others as f64 - thread_share;
+    let ((graph, thread_graph), (flipped_graph, every_graph)) = rayon::join(
+        || {
+            rayon::join(
+                || draw(&main_tree, share(options, main_share)),
+                || thread_tree.as_ref().map(|t| draw(t, share(options, thread_share))),
+            )
+        },
         || {
             rayon::join(
                 || draw(&flipped, share(options, OTHER_SHARE)),
@@ -235,6 +266,10 @@ pub(super) fn flame_section(
     variants.push(FlameVariant::drawn(flipped_key, orientation(!inverted), flipped_graph));
     if let Some(every_graph) = every_graph {
         variants.push(FlameVariant::drawn("every-frame", "Every frame", every_graph));
+    }
+    let threads_shown = thread_graph.is_some();
+    if let Some(thread_graph) = thread_graph {
+        variants.push(FlameVariant::drawn(THREADS_KEY, "By thread", thread_graph));
     }
     let (heading, intro) = match mode {
         Mode::Peak => (
@@ -283,6 +318,14 @@ pub(super) fn flame_section(
             ""
         }
     );
+    let intro = if threads_shown {
+        format!(
+            "{intro} \"By thread\" splits the graph by thread, threads named alike (a server's \
+             request threads) as one node; the thread menu zooms into one."
+        )
+    } else {
+        intro
+    };
     variants[0].svg = graph.svg;
     Ok(FlameSection { id, heading, intro, variants })
 }
