@@ -207,11 +207,14 @@ impl Replay {
         if node >= self.first_of_node.len() {
             self.first_of_node.resize(node + 1, u32::MAX);
         }
+        // A pending thread's few sites go straight to `overflow`: in a node's chain, thousands
+        // of them would stand in front of the class sites every later allocation looks for.
+        let pending = class == PENDING && self.classes.is_some();
         // The chain of a node holds at most CHAIN_MAX sites; the others (a node shared by
         // thousands of request threads, or reached from many native stacks) live in `overflow`,
         // so a lookup costs a few comparisons and at most one hash probe whatever their number.
-        let mut at = self.first_of_node[node];
-        let mut length = 0;
+        let mut at = if pending { u32::MAX } else { self.first_of_node[node] };
+        let mut length = if pending { CHAIN_MAX } else { 0 };
         while at != u32::MAX {
             let t = &self.sites[at as usize];
             if t.site.native_node == key.native_node

@@ -26,7 +26,7 @@ pub(crate) const OTHER: u32 = 2;
 
 /// Allocations of a thread that may come before its name, on sites of the thread's own: memray
 /// 1.20 writes a request thread's name after its second or third allocation.
-pub const PENDING_ALLOCATIONS: u32 = 8;
+pub const PENDING_ALLOCATIONS: u32 = 4;
 
 /// Name shapes that get a class of their own. A hostile capture can name every thread
 /// differently; past this many shapes the classes would cost what per-thread sites cost.
