@@ -102,3 +102,21 @@ pub mod bench_support {
         (replay.peak, replay.sites.len())
     }
 }
+
+/// Entry points for the fuzz targets (`fuzz/`) into parsers that are not public. Not part of
+/// the API: hidden, and free to change.
+#[doc(hidden)]
+pub mod fuzz_support {
+    /// Reads an object file's symbols and DWARF as symbolization does, then names a few
+    /// addresses; returns the frames found. Any bytes must end in a result, never a panic.
+    pub fn image_symbols(bytes: &[u8], addresses: &[u64]) -> usize {
+        let Ok(image) = crate::symbols::ImageSymbols::parse(bytes) else { return 0 };
+        let mut frames = Vec::new();
+        let mut found = 0;
+        for &address in addresses {
+            image.frames(address, &mut frames);
+            found += frames.len();
+        }
+        found
+    }
+}

@@ -235,4 +235,42 @@ mod tests {
         assert!(ImageSymbols::parse(b"\x7fELF\x02\x01\x01junk").is_err());
         assert!(ImageSymbols::parse(b"").is_err());
     }
+
+    /// The fixture's C extension (symbols and DWARF), cut short and with bytes flipped: a
+    /// deterministic sample of what the `symbols` fuzz target explores. Every damaged copy is
+    /// read or refused, and its addresses named or not, without a panic.
+    #[test]
+    fn a_damaged_image_is_read_or_refused_without_a_panic() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/native-leakyext/symbols");
+        let image = std::fs::read(Path::new(path).join("leakyext.so")).unwrap();
+        let good = ImageSymbols::parse(&image).unwrap();
+        let mut frames = Vec::new();
+        let named = |img: &ImageSymbols, frames: &mut Vec<NamedFrame>| {
+            (0..image.len() as u64)
+                .step_by(97)
+                .map(|a| {
+                    img.frames(a, frames);
+                    frames.len()
+                })
+                .sum::<usize>()
+        };
+        assert!(named(&good, &mut frames) > 0);
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..200 {
+            let mut bytes = image.clone();
+            if round % 4 == 0 {
+                bytes.truncate((round * 131) % image.len());
+            }
+            for _ in 0..8 {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let at = (seed >> 33) as usize % bytes.len().max(1);
+                if let Some(b) = bytes.get_mut(at) {
+                    *b ^= (seed >> 24) as u8 | 1;
+                }
+            }
+            if let Ok(img) = ImageSymbols::parse(&bytes) {
+                let _ = named(&img, &mut frames);
+            }
+        }
+    }
 }
