@@ -370,6 +370,13 @@ fn pages(dir: &Path) -> Vec<(String, PathBuf)> {
         assert_eq!(run.code, 0, "{fixture}: {}", run.stderr);
         pages.push((format!("{fixture}-report"), out));
     }
+    // A report restricted to a time window, which shades it on its charts.
+    let out = dir.join("real-flask-leak-window-report.html");
+    let capture = fixtures.join("real-flask-leak").join("capture.bin");
+    let argv = ["-q", "report", capture.to_str().unwrap(), "--from", "0.5", "--to", "1.5"];
+    let run = memreport(&[&argv[..], &["-o", out.to_str().unwrap()]].concat());
+    assert_eq!(run.code, 0, "windowed report: {}", run.stderr);
+    pages.push(("real-flask-leak-window-report".to_string(), out));
     // The worst case for size: a long tail of stacks folded to just under 2 MB.
     let long_tail = dir.join("long-tail.bin");
     std::fs::write(&long_tail, long_tail_capture(12_000)).unwrap();

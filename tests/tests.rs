@@ -42,6 +42,8 @@ mod diff;
 mod pipeline;
 // Sites merged across threads against sites kept per thread.
 mod threads;
+// Time windows against memray's temporal high-water marks and leaks.
+mod windows;
 // A capture whose names attack the terminal, through every command.
 mod hostile;
 // Where -o writes: FIFOs, symlinks, hard links, modes, and never over an input.

@@ -14,6 +14,7 @@ use crate::replay::{Replay, SiteKey, SiteThreads};
 use crate::stacks::Stacks;
 use crate::threads::PassThreadGroup;
 use crate::timeline::{Series, Ticks, Timeline};
+use crate::window::{ResolvedWindow, Window, WindowClock};
 
 /// Bytes and blocks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -69,6 +70,9 @@ pub enum Unavailable {
     TemporaryNotComputed(u64),
     /// A per-thread view of a pass that merged threads ([`Analyzer::threads`]).
     ThreadsMerged,
+    /// A time window needs every allocation event placed between the memory samples; an
+    /// aggregated capture keeps only the totals at the peak and at the end.
+    AggregatedWindow,
 }
 
 /// Which snapshot of the heap a result describes.
@@ -117,11 +121,11 @@ pub struct Site {
     pub generation: u32,
     /// Index of the site's first allocation.
     pub first_index: u64,
-    /// Everything allocated here over the run.
+    /// Everything allocated here over the run (with a window: inside it).
     pub allocated: Usage,
-    /// Live here at the peak.
+    /// Live here at the peak (with a window: at the highest heap inside it).
     pub peak: Usage,
-    /// Live here at the end.
+    /// Live here at the end (with a window: allocated inside it and live at its end).
     pub leaked: Usage,
     /// Live totals over time, one point per tick in which they changed (empty when the
     /// analyzer ran with `series(false)`).
@@ -158,6 +162,7 @@ pub struct Analyzer<'a> {
     progress: Option<&'a mut dyn FnMut(Progress)>,
     parallel: bool,
     threads: Threads,
+    window: Window,
 }
 
 /// How far a pass has read.
@@ -180,6 +185,7 @@ impl Default for Analyzer<'_> {
             progress: None,
             parallel: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
             threads: Threads::Split,
+            window: Window::default(),
         }
     }
 }
@@ -222,6 +228,17 @@ impl<'a> Analyzer<'a> {
         self
     }
 
+    /// Restricts the peak, leaks, temporary allocations and stats to a span of the run
+    /// (`--from`, `--to`; see [`crate::window`]): the peak is the highest heap inside the window
+    /// and what was live then, leaks what was allocated inside it and still live at its end.
+    /// Timelines and per-site series still cover the whole run. A window that covers the whole
+    /// run gives the results of none. Aggregated captures keep no events to place in time: the
+    /// window is ignored there, and [`Analysis::window`] is `None`.
+    pub fn window(mut self, window: Window) -> Analyzer<'a> {
+        self.window = window;
+        self
+    }
+
     /// Calls `f` every so often during the pass.
     pub fn progress(mut self, f: &'a mut dyn FnMut(Progress)) -> Analyzer<'a> {
         self.progress = Some(f);
@@ -248,6 +265,8 @@ impl<'a> Analyzer<'a> {
                         main_tid: header.has_main_tid().then_some(header.main_tid),
                     },
                 },
+                (!self.window.is_whole_run() && header.is_streaming())
+                    .then(|| WindowClock::new(self.window, header.start_time_ms)),
             ),
             span: SampleSpan::default(),
             aggregated: Vec::new(),
@@ -265,8 +284,20 @@ impl<'a> Analyzer<'a> {
         let info = CaptureInfo::after_pass(&events, storage, body_offset, span);
         let counts = events.counts();
         let stacks = Stacks::new(events.into_tables(), &header);
-        let leak_order = replay.live_first_index();
-        let sites = replay.take_sites();
+        let window_leaks = replay.take_window_leaks();
+        let mut leak_order = replay.live_first_index();
+        let mut sites = replay.take_sites();
+        if let Some((usage, first)) = window_leaks {
+            for (site, leaked) in sites.iter_mut().zip(usage) {
+                site.leaked = leaked;
+            }
+            leak_order = first;
+        }
+        let window = replay
+            .window
+            .take()
+            .filter(|w| !w.whole_run())
+            .map(|w| w.resolve(info.duration_ms().max(0) as f64 / 1000.0));
         let thread_groups = replay.take_thread_groups();
         let peak_memory = if header.is_streaming() {
             replay.peak
@@ -309,6 +340,7 @@ impl<'a> Analyzer<'a> {
             allocator_counts,
             total: replay.total,
             live_items: replay.live_items(),
+            window,
         })
     }
 }
@@ -477,6 +509,7 @@ pub struct Analysis {
     pub(crate) allocator_counts: Vec<(Allocator, u64)>,
     pub(crate) total: Usage,
     live_items: usize,
+    window: Option<ResolvedWindow>,
 }
 
 impl Analysis {
@@ -611,6 +644,12 @@ impl Analysis {
     /// Index of the allocation record at which the peak was last reached (streaming captures).
     pub fn peak_index(&self) -> Option<u64> {
         self.peak_index
+    }
+
+    /// The time window the results are restricted to ([`Analyzer::window`]), as it resolved at
+    /// the memory samples; `None` without one, or when it covered the whole run.
+    pub fn window(&self) -> Option<&ResolvedWindow> {
+        self.window.as_ref()
     }
 
     /// Live blocks and mapping pieces at the end.

@@ -61,6 +61,7 @@ pub mod symbols;
 pub mod threads;
 pub mod timeline;
 mod view;
+pub mod window;
 
 pub use analysis::{Analysis, Analyzer, Entry, Mode, Progress, Site, Threads, Unavailable, Usage};
 /// The format crate's types that appear in this crate's answers (a capture's header, how its
@@ -73,6 +74,7 @@ pub use memreport_format::{
 pub use stacks::Symbolization;
 pub use symbols::SymbolSource;
 pub use view::{PatternError, Place, View};
+pub use window::{parse_time, ResolvedWindow, Window, WindowError};
 
 /// Entry points for the criterion benchmarks of this workspace, which need to time the live-heap
 /// replay apart from decoding. Not part of the API: hidden, and free to change.
@@ -95,7 +97,7 @@ pub mod bench_support {
                 crate::replay::SiteThreads::Merged { main_tid: Some(1) }
             }
         };
-        let mut replay = crate::replay::Replay::new(&[], false, threads);
+        let mut replay = crate::replay::Replay::new(&[], false, threads, None);
         for e in events {
             replay.allocation(e);
         }

@@ -17,6 +17,7 @@ use rustc_hash::FxHashMap;
 use crate::heap::{Block, Change, LiveHeap};
 use crate::threads::{PassThreadGroup, ThreadClasses, PENDING};
 use crate::timeline::{Sample, Series, SeriesPoint, Tick, Ticks, Timeline};
+use crate::window::{Phase, Turn, WindowClock};
 use crate::{Site, Usage};
 
 /// A site: what memray keys a location by (§5.3): Python node, native node and thread.
@@ -140,10 +141,26 @@ pub(crate) struct Replay {
     classes: Option<ThreadClasses>,
     /// Sites changed in the current tick, whose series point is pending.
     dirty: Vec<u32>,
+    /// The time window, when one was asked for.
+    pub(crate) window: Option<WindowClock>,
+    /// Whether the events now are inside the window (always, without one): only they count
+    /// towards the peak, the totals and temporary allocations.
+    counting: bool,
+    /// Index of the next allocation record.
+    next_index: u64,
+    /// What was live at the window's close, allocated inside it, per site: totals and the
+    /// first index still live (see [`Replay::window_leaks`]).
+    window_leaks: Option<(Vec<Usage>, Vec<u64>)>,
 }
 
 impl Replay {
-    pub(crate) fn new(thresholds: &[u64], series: bool, threads: SiteThreads) -> Replay {
+    pub(crate) fn new(
+        thresholds: &[u64],
+        series: bool,
+        threads: SiteThreads,
+        window: Option<WindowClock>,
+    ) -> Replay {
+        let counting = window.as_ref().is_none_or(|w| w.phase == Phase::Open);
         let mut thresholds = thresholds.to_vec();
         thresholds.sort_unstable();
         thresholds.dedup();
@@ -174,6 +191,10 @@ impl Replay {
                 SiteThreads::Merged { main_tid } => Some(ThreadClasses::new(main_tid)),
             },
             dirty: Vec::new(),
+            window,
+            counting,
+            next_index: 0,
+            window_leaks: None,
         }
     }
 
@@ -339,8 +360,9 @@ impl Replay {
                 self.match_temporary(e, true);
             }
         }
+        self.next_index = e.index.wrapping_add(1);
         // After every event, deallocations included: the last event at the maximum wins.
-        if self.current >= self.peak || self.peak_index.is_none() {
+        if self.counting && (self.current >= self.peak || self.peak_index.is_none()) {
             self.peak = self.current;
             self.peak_index = Some(e.index);
             self.peak_samples = self.ticks.samples;
@@ -354,6 +376,9 @@ impl Replay {
         let s = &mut self.sites[site as usize].site;
         // Only a merged site meets a second thread; its record is in the cache already.
         s.shared |= s.tid != e.tid;
+        if !self.counting {
+            return;
+        }
         s.allocated.count += 1;
         s.allocated.bytes = s.allocated.bytes.wrapping_add(e.size);
         self.total.count += 1;
@@ -379,7 +404,7 @@ impl Replay {
     /// A deallocation is temporary for threshold N when the block it frees is among the N + 1
     /// most recent allocations of the same thread (the newest match wins; it stays listed).
     fn match_temporary(&mut self, e: &AllocationEvent, ranged: bool) {
-        if self.thresholds.is_empty() {
+        if self.thresholds.is_empty() || !self.counting {
             return;
         }
         let Some(recent) = self.recent.get(&e.tid) else { return };
@@ -391,6 +416,10 @@ impl Replay {
             return;
         };
         let hit = *hit;
+        // A window's temporary allocations are the ones made inside it.
+        if hit.index < self.window.as_ref().map_or(0, |w| w.open_index) {
+            return;
+        }
         let n_sites = self.sites.len();
         for (j, &n) in self.thresholds.iter().enumerate() {
             if (position as u64) > n {
@@ -412,6 +441,54 @@ impl Replay {
         self.timeline.push(Sample { ms_since_epoch, rss, heap });
         let tick = self.ticks.sample(ms_since_epoch);
         self.clock(tick);
+        if let Some(window) = self.window.as_mut() {
+            let turn = window.sample(ms_since_epoch, self.ticks.samples, self.next_index);
+            if matches!(turn, Turn::Opens | Turn::OpensAndCloses) {
+                // The heap as the window opens is its first candidate for the peak.
+                self.counting = true;
+                self.peak = self.current;
+                self.peak_index = self.next_index.checked_sub(1);
+                // The peak is the opening sample itself, not between it and the next.
+                self.peak_samples = self.ticks.samples - 1;
+                self.epoch += 1;
+            }
+            if matches!(turn, Turn::Closes | Turn::OpensAndCloses) {
+                self.counting = false;
+                self.window_leaks = Some(self.window_leaks());
+            }
+        }
+    }
+
+    /// What is live now and was allocated inside the window, per site: the totals and the first
+    /// index still live. One walk over the live heap, once per pass.
+    fn window_leaks(&self) -> (Vec<Usage>, Vec<u64>) {
+        let open_index = self.window.as_ref().map_or(0, |w| w.open_index);
+        let mut usage = vec![Usage::default(); self.sites.len()];
+        let mut first = vec![u64::MAX; self.sites.len()];
+        for (site, bytes, index) in self.heap.items().filter(|&(_, _, i)| i >= open_index) {
+            let u = &mut usage[site as usize];
+            u.add(Usage { bytes, count: 1 });
+            let f = &mut first[site as usize];
+            *f = (*f).min(index);
+        }
+        (usage, first)
+    }
+
+    /// A window's leaks, when they differ from the live heap at the end: what was allocated
+    /// inside it and still live at its close, per site (sites made after the close hold none),
+    /// with the first index still live. `None` without a window, or with one that opened at
+    /// the start and never closed.
+    pub(crate) fn take_window_leaks(&mut self) -> Option<(Vec<Usage>, Vec<u64>)> {
+        if !self.window.as_ref().is_some_and(WindowClock::restricts_leaks) {
+            return None;
+        }
+        let (mut usage, mut first) = match self.window_leaks.take() {
+            Some(leaks) => leaks,
+            None => self.window_leaks(),
+        };
+        usage.resize(self.sites.len(), Usage::default());
+        first.resize(self.sites.len(), u64::MAX);
+        Some((usage, first))
     }
 
     /// Closes the series points of a tick that ended, and folds every series when ticks doubled.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use memreport_analysis::diff::Threshold;
 use memreport_analysis::group::By;
-use memreport_analysis::{SymbolSource, View};
+use memreport_analysis::{SymbolSource, View, Window, WindowError};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -125,6 +125,31 @@ impl ViewArgs {
     }
 }
 
+/// `--from` and `--to`'s values, read by the analysis crate's parser.
+fn parse_time(text: &str) -> Result<f64, String> {
+    memreport_analysis::parse_time(text).map_err(|e| e.to_string())
+}
+
+/// A span of the run that the answer is restricted to, at the resolution of the memory samples.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub(crate) struct WindowArgs {
+    /// Start of the time window, from the capture's start: `1.5`, `1.5s`, `250ms`, `2m`. Peak
+    /// answers are the highest heap inside the window; leaks, what was allocated inside it and
+    /// still live at its end.
+    #[arg(long, value_name = "T", value_parser = parse_time)]
+    pub(crate) from: Option<f64>,
+    /// End of the time window (`--leaks --to T` is what was live at T).
+    #[arg(long, value_name = "T", value_parser = parse_time)]
+    pub(crate) to: Option<f64>,
+}
+
+impl WindowArgs {
+    /// The window these options ask for.
+    pub(crate) fn window(&self) -> Result<Window, WindowError> {
+        Window::new(self.from, self.to)
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Header and stream facts: version, format, truncation, counts, threads, times.
@@ -145,6 +170,8 @@ pub(crate) enum Command {
     Stats {
         /// The capture file (.bin).
         capture: PathBuf,
+        #[command(flatten)]
+        window: WindowArgs,
         /// Print memray's JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -159,6 +186,8 @@ pub(crate) enum Command {
         capture: PathBuf,
         #[command(flatten)]
         view: ViewArgs,
+        #[command(flatten)]
+        window: WindowArgs,
         /// What was still live when the capture ended.
         #[arg(long, conflicts_with = "temporary")]
         leaks: bool,
@@ -185,6 +214,8 @@ pub(crate) enum Command {
         capture: PathBuf,
         #[command(flatten)]
         view: ViewArgs,
+        #[command(flatten)]
+        window: WindowArgs,
         /// What was still live when the capture ended.
         #[arg(long)]
         leaks: bool,
@@ -202,6 +233,8 @@ pub(crate) enum Command {
         capture: PathBuf,
         #[command(flatten)]
         view: ViewArgs,
+        #[command(flatten)]
+        window: WindowArgs,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -221,6 +254,8 @@ pub(crate) enum Command {
         after: PathBuf,
         #[command(flatten)]
         view: ViewArgs,
+        #[command(flatten)]
+        window: WindowArgs,
         /// Also write the diff page (a differential flame graph, both heaps over time, the
         /// changed locations) to this file.
         #[arg(short, long, value_name = "FILE")]
@@ -246,6 +281,8 @@ pub(crate) enum Command {
         capture: PathBuf,
         #[command(flatten)]
         view: ViewArgs,
+        #[command(flatten)]
+        window: WindowArgs,
         /// Where to write the page; `-` for stdout. Default: memreport-flamegraph-NAME.html
         /// next to the capture.
         #[arg(short, long, value_name = "FILE")]
@@ -271,6 +308,8 @@ pub(crate) enum Command {
         capture: PathBuf,
         #[command(flatten)]
         view: ViewArgs,
+        #[command(flatten)]
+        window: WindowArgs,
         /// Where to write the report; `-` for stdout. Default: memreport-report-NAME.html next
         /// to the capture.
         #[arg(short, long, value_name = "FILE")]

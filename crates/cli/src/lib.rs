@@ -104,7 +104,24 @@ pub fn run_on(
         },
         _ => (None, None),
     };
+    let window = match &cli.command {
+        Command::Top { window, .. }
+        | Command::Tree { window, .. }
+        | Command::Flamegraph { window, .. }
+        | Command::Leaks { window, .. }
+        | Command::Diff { window, .. }
+        | Command::Report { window, .. }
+        | Command::Stats { window, .. } => match window.window() {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = writeln!(stderr, "memreport: error: {e}");
+                return EXIT_BAD_INPUT;
+            }
+        },
+        _ => Default::default(),
+    };
     let cx = Context {
+        window,
         quiet: cli.quiet,
         style: Style { color },
         progress: terminal.stderr,
@@ -159,23 +176,34 @@ pub fn run_on(
     let result = match cli.command {
         Command::Info { capture, json } => commands::info(&capture, json, &mut out, stderr),
         Command::Records { capture } => commands::records(&capture, &mut out, stderr),
-        Command::Stats { capture, json, n } => {
+        Command::Stats { capture, json, n, .. } => {
             commands::stats(&cx, &capture, json, n, &mut out, stderr)
         }
-        Command::Top { capture, view: _, leaks, temporary, json, n, by, split_threads } => {
+        Command::Top {
+            capture,
+            view: _,
+            window: _,
+            leaks,
+            temporary,
+            json,
+            n,
+            by,
+            split_threads,
+        } => {
             let mode = commands::mode(leaks, temporary);
             let by = by.into();
             let threads = if split_threads { Threads::Split } else { Threads::Merged };
             let opts = TopOptions { mode, json, n, by, threads };
             commands::top(&cx, &capture, opts, &mut out, stderr)
         }
-        Command::Tree { capture, view: _, leaks, depth, min_share } => {
+        Command::Tree { capture, view: _, window: _, leaks, depth, min_share } => {
             let mode = if leaks { Mode::Leaks } else { Mode::Peak };
             commands::tree(&cx, &capture, mode, depth, min_share, &mut out, stderr)
         }
         Command::Flamegraph {
             capture,
             view: _,
+            window: _,
             output,
             leaks,
             temporary,
@@ -187,14 +215,24 @@ pub fn run_on(
             let view = FlamegraphView { mode, threads, inverted };
             commands::flamegraph(&cx, &capture, output, view, &mut out, stderr)
         }
-        Command::Diff { before, after, view: _, output, json, by, n, fail_on_increase } => {
+        Command::Diff {
+            before,
+            after,
+            view: _,
+            window: _,
+            output,
+            json,
+            by,
+            n,
+            fail_on_increase,
+        } => {
             let opts = DiffOptions { output, json, by: by.into(), n, fail_on_increase };
             commands::diff(&cx, &before, &after, opts, &mut out, stderr)
         }
-        Command::Leaks { capture, view: _, json } => {
+        Command::Leaks { capture, view: _, window: _, json } => {
             commands::leaks(&cx, &capture, json, &mut out, stderr)
         }
-        Command::Report { capture, view: _, output } => {
+        Command::Report { capture, view: _, window: _, output } => {
             commands::report(&cx, &capture, output, &mut out, stderr)
         }
     };

@@ -25,6 +25,8 @@ pub(crate) struct Context {
     pub(crate) symbols: Option<memreport_analysis::SymbolSource>,
     /// The width text output fits in.
     pub(crate) columns: usize,
+    /// The span of the run the analysis commands are restricted to (`--from`, `--to`).
+    pub(crate) window: memreport_analysis::Window,
 }
 
 /// A path as it may be printed: its control characters shown as escapes (a file name can hold

@@ -53,6 +53,8 @@ struct LeaksJson<'a> {
     reason: String,
     window_start_s: Option<f64>,
     window_end_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_window: Option<crate::text::WindowJson>,
     findings: Vec<FindingJson<'a>>,
 }
 
@@ -248,6 +250,7 @@ pub fn write_json(out: &mut dyn Write, analysis: &Analysis, found: &Leaks) -> io
         reason: reason_text(found),
         window_start_s: found.window_s.map(|w| round(w.0, 3)),
         window_end_s: found.window_s.map(|w| round(w.1, 3)),
+        time_window: crate::text::WindowJson::of(analysis),
         findings: found
             .findings
             .iter()
@@ -327,7 +330,8 @@ pub fn write_text(
             None => writeln!(out, "{line}")?,
         }
     }
-    if let Some(note) = crate::text::filter_note(analysis) {
+    let notes = crate::text::window_note(analysis).into_iter();
+    for note in notes.chain(crate::text::filter_note(analysis)) {
         for line in wrap(&note, width, "  ") {
             writeln!(out, "{}", style.dim(&line))?;
         }

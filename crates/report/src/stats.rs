@@ -79,6 +79,9 @@ struct StatsJson<'a> {
     top_modules_by_allocation_size: Vec<Module<'a>>,
     top_modules_by_allocation_count: Vec<Module<'a>>,
     metadata: Metadata<'a>,
+    /// Not memray's: only with a time window, which memray's stats do not have.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    window: Option<crate::text::WindowJson>,
 }
 
 fn modules(list: &[ModuleTotal]) -> Vec<Module<'_>> {
@@ -133,6 +136,7 @@ fn with_json<T>(analysis: &Analysis, stats: &Stats, f: impl FnOnce(&StatsJson<'_
             trace_python_allocators: h.trace_python_allocators,
             file_format: h.file_format as u8,
         },
+        window: crate::text::WindowJson::of(analysis),
     };
     f(&json)
 }
@@ -165,6 +169,9 @@ pub fn write_text(
     facts.row(vec!["Peak memory usage".into(), human_size(stats.peak_memory)]);
     facts.row(vec!["Allocation records read".into(), analysis.n_allocation_records().to_string()]);
     let facts = facts.render(Style::default());
+    if let Some(note) = crate::text::window_note(analysis) {
+        writeln!(out, "{}", style.dim(&note))?;
+    }
     // The empty header row renders as a blank line; drop it.
     for line in facts.lines().skip(1) {
         writeln!(out, "{line}")?;

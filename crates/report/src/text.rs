@@ -114,6 +114,36 @@ pub(crate) fn filter_note(analysis: &Analysis) -> Option<String> {
     ))
 }
 
+/// What a page or a text says when its analysis is restricted to a time window: the span as it
+/// resolved at the memory samples, and what the answers then mean.
+pub(crate) fn window_note(analysis: &Analysis) -> Option<String> {
+    let w = analysis.window()?;
+    let asked: Vec<String> = [("--from", w.asked.from_s()), ("--to", w.asked.to_s())]
+        .iter()
+        .filter_map(|(flag, t)| t.map(|t| format!("{flag} {t}")))
+        .collect();
+    Some(format!(
+        "time window {:.3} s to {:.3} s of the run ({}; its ends at the memory samples)",
+        w.from_s,
+        w.to_s,
+        asked.join(" ")
+    ))
+}
+
+/// A time window in JSON: its ends as they resolved, seconds from the start.
+#[derive(serde::Serialize)]
+pub(crate) struct WindowJson {
+    from_s: f64,
+    to_s: f64,
+}
+
+impl WindowJson {
+    pub(crate) fn of(analysis: &Analysis) -> Option<WindowJson> {
+        let round = |x: f64| (x * 1000.0).round() / 1000.0;
+        analysis.window().map(|w| WindowJson { from_s: round(w.from_s), to_s: round(w.to_s) })
+    }
+}
+
 /// What a reader must know of a native capture's frames: not shown (symbols not read), or some
 /// images not found ([`missing_images_note`]). `None` when every native frame was named, or the
 /// capture has none.

@@ -31,6 +31,8 @@ struct TopJson<'a> {
     total_bytes: u64,
     total_count: u64,
     n_locations: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    window: Option<crate::text::WindowJson>,
     locations: Vec<LocationJson<'a>>,
 }
 
@@ -65,6 +67,7 @@ pub fn write_json(out: &mut dyn Write, analysis: &Analysis, view: TopView<'_>) -
         total_bytes: total.bytes,
         total_count: total.count,
         n_locations: view.groups.len(),
+        window: crate::text::WindowJson::of(analysis),
         locations: view
             .groups
             .iter()
@@ -86,9 +89,17 @@ pub fn write_json(out: &mut dyn Write, analysis: &Analysis, view: TopView<'_>) -
 
 /// The one-line summary above a `top` or `tree` table.
 fn headline(analysis: &Analysis, mode: Mode, total: Usage, n: usize, noun: &str) -> String {
+    let windowed = analysis.window().is_some();
     let what = match mode {
+        Mode::Peak if windowed => format!(
+            "Live at the window's peak ({} peak memory inside it)",
+            human_size(analysis.peak_memory())
+        ),
         Mode::Peak => {
             format!("Live at the peak ({} peak memory)", human_size(analysis.peak_memory()))
+        }
+        Mode::Leaks if windowed => {
+            "Allocated inside the window and still live at its end".to_string()
         }
         Mode::Leaks => "Still live at the end (leaked)".to_string(),
         Mode::Temporary(1) => {
@@ -115,6 +126,9 @@ pub fn write_text(
         "{}",
         style.bold(&headline(analysis, view.mode, total, view.groups.len(), "locations"))
     )?;
+    if let Some(note) = crate::text::window_note(analysis) {
+        writeln!(out, "{}", style.dim(&note))?;
+    }
     let threads = view.groups.iter().any(|g| g.tid.is_some());
     let mut columns =
         vec![("bytes", Align::Right), ("share", Align::Right), ("blocks", Align::Right)];
@@ -184,6 +198,9 @@ pub fn write_tree(
     let n_leaves = tree.nodes.iter().filter(|n| n.children.is_empty()).count();
     let line = headline(analysis, view.mode, root.usage, n_leaves, "call sites");
     writeln!(out, "{}", style.bold(&line))?;
+    if let Some(note) = crate::text::window_note(analysis) {
+        writeln!(out, "{}", style.dim(&note))?;
+    }
     // Rows first, so sizes can be right-aligned to one width.
     let mut rows: Vec<TreeRow> = Vec::new();
     let whole = root.usage.bytes;

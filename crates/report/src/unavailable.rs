@@ -22,6 +22,10 @@ pub fn reason(unavailable: Unavailable) -> String {
         Unavailable::ThreadsMerged => "this pass merged threads; a per-thread view needs a pass \
                                        that keeps them apart (Analyzer::threads)"
             .to_string(),
+        Unavailable::AggregatedWindow => "a time window (--from, --to) needs every allocation \
+                                          event; an aggregated capture (memray run --aggregate) \
+                                          only stores peak and leak totals"
+            .to_string(),
     }
 }
 
@@ -36,6 +40,7 @@ mod tests {
             Unavailable::AggregatedTemporary,
             Unavailable::TemporaryNotComputed(3),
             Unavailable::ThreadsMerged,
+            Unavailable::AggregatedWindow,
         ] {
             let text = reason(u);
             assert!(text.len() > 40 && !text.contains("  "), "{u:?}: {text}");

@@ -314,6 +314,8 @@ pub(super) struct Window {
     cut: usize,
     /// The warm-up, in seconds.
     warmup_s: f64,
+    /// The span looked at, seconds from the start: the run, or the time window of the pass.
+    bounds_s: (f64, f64),
     /// Python allocators were not traced, so pymalloc arenas stand for the objects in them.
     pymalloc_untraced: bool,
 }
@@ -324,23 +326,35 @@ impl Window {
         if analysis.is_aggregated() {
             return Err(Reason::Aggregated);
         }
-        let n_ticks = analysis.ticks().n_ticks() as usize;
-        let times: Vec<f64> = (0..n_ticks as u32).map(|t| analysis.tick_end_s(t)).collect();
+        let all_ticks = analysis.ticks().n_ticks();
+        let mut times: Vec<f64> = (0..all_ticks).map(|t| analysis.tick_end_s(t)).collect();
         let duration = analysis.duration_s();
-        let warmup_s = duration * WARMUP_SHARE;
-        let cut = times.partition_point(|&t| t < warmup_s).min(n_ticks - 1);
+        // A time window is the span looked at: the ticks that ended inside it. A window with a
+        // start chosen by the user has no warm-up of its own; one from the start of the run
+        // has the run's.
+        let (bounds_s, warmup_s) = match analysis.window() {
+            // Without a window, every sample, even one stamped after the header's end time.
+            None => ((0.0, f64::INFINITY), duration * WARMUP_SHARE),
+            Some(w) if w.asked.from_s().is_some() => ((w.from_s, w.to_s), w.from_s),
+            Some(w) => ((w.from_s, w.to_s), w.from_s + (w.to_s - w.from_s) * WARMUP_SHARE),
+        };
+        if analysis.window().is_some() {
+            times.truncate(times.partition_point(|&t| t <= bounds_s.1));
+        }
+        let n_ticks = times.len();
+        let cut = times.partition_point(|&t| t < warmup_s).min(n_ticks.saturating_sub(1));
         let pymalloc_untraced = !analysis.header().trace_python_allocators
             && !analysis.header().python_allocator.is_malloc();
-        let ticks = n_ticks - cut;
+        let ticks = n_ticks.saturating_sub(cut);
         if ticks < MIN_TICKS || analysis.sites().iter().all(|s| s.series.is_empty()) {
             return Err(Reason::TooShort {
                 samples: analysis.timeline().n_samples(),
                 ticks,
-                duration_s: duration,
+                duration_s: analysis.window().map_or(duration, |w| w.to_s - w.from_s),
                 python_allocators_traced: !pymalloc_untraced,
             });
         }
-        Ok(Window { times, n_ticks, cut, warmup_s, pymalloc_untraced })
+        Ok(Window { times, n_ticks, cut, warmup_s, bounds_s, pymalloc_untraced })
     }
 
     /// The window in seconds from the start.
@@ -471,8 +485,9 @@ fn conclude(analysis: &Analysis, window: &Window, judged: Judged) -> Leaks {
     let strong = findings.iter().filter(|f| f.confidence >= LEAK_CONFIDENCE).count();
     // The heap over time is the whole process's: with a view that keeps only some allocations,
     // its rise says nothing about them.
-    let heap = heap_growth(analysis, window.warmup_s).filter(|_| !analysis.stacks().filters_rows());
-    let retention = allocator_retention(analysis, window_s.0);
+    let heap = heap_growth(analysis, (window.warmup_s, window.bounds_s.1))
+        .filter(|_| !analysis.stacks().filters_rows());
+    let retention = allocator_retention(analysis, window.bounds_s, (window_s.0, window.bounds_s.1));
     let (verdict, reason) = if strong > 0 {
         (Verdict::Leak, Reason::Growing { locations: strong })
     } else if !findings.is_empty() {

@@ -12,22 +12,22 @@ const RETENTION_FALL_SHARE: f64 = 0.5;
 /// ... and by at least this many bytes, and RSS must keep at least this many of them.
 const RETENTION_MIN_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
 
-/// The memory samples from `from_s` seconds on: (seconds from the start, RSS, heap).
-fn samples_from(analysis: &Analysis, from_s: f64) -> Vec<(f64, f64, f64)> {
+/// The memory samples from `span.0` to `span.1` seconds: (seconds from the start, RSS, heap).
+fn samples_in(analysis: &Analysis, span: (f64, f64)) -> Vec<(f64, f64, f64)> {
     analysis
         .timeline()
         .points()
         .iter()
         .map(|p| (analysis.seconds_since_start(p.ms_since_epoch), p.rss as f64, p.heap as f64))
-        .filter(|(t, _, _)| *t >= from_s)
+        .filter(|(t, _, _)| *t >= span.0 && *t <= span.1)
         .collect()
 }
 
-/// The heap's growth and trend after the warm-up, from the memory samples, if it is still rising
-/// at the end.
-pub(super) fn heap_growth(analysis: &Analysis, warmup: f64) -> Option<(u64, Trend)> {
+/// The heap's growth and trend over `span` (after the warm-up), from the memory samples, if it
+/// is still rising at the end.
+pub(super) fn heap_growth(analysis: &Analysis, span: (f64, f64)) -> Option<(u64, Trend)> {
     let points: Vec<(f64, f64)> =
-        samples_from(analysis, warmup).into_iter().map(|(t, _, heap)| (t, heap)).collect();
+        samples_in(analysis, span).into_iter().map(|(t, _, heap)| (t, heap)).collect();
     if points.len() < MIN_TICKS {
         return None;
     }
@@ -42,8 +42,14 @@ pub(super) fn heap_growth(analysis: &Analysis, warmup: f64) -> Option<(u64, Tren
 }
 
 /// Allocator retention: RSS that stays high after the heap fell, or climbs while it does not.
-pub(super) fn allocator_retention(analysis: &Analysis, from_s: f64) -> Option<Finding> {
-    retention_after_fall(analysis).or_else(|| rss_climbing(analysis, from_s))
+/// `run` is the span looked at (the run, or the time window), `trend` its part after the
+/// warm-up.
+pub(super) fn allocator_retention(
+    analysis: &Analysis,
+    run: (f64, f64),
+    trend: (f64, f64),
+) -> Option<Finding> {
+    retention_after_fall(analysis, run).or_else(|| rss_climbing(analysis, trend))
 }
 
 /// A retention finding with the numbers every kind has.
@@ -78,8 +84,8 @@ fn retention_finding(
 
 /// The heap fell by at least half its maximum, and RSS kept most of what it released: the
 /// allocator keeps freed memory (glibc arenas, pymalloc arenas with one live object each).
-fn retention_after_fall(analysis: &Analysis) -> Option<Finding> {
-    let samples = samples_from(analysis, 0.0);
+fn retention_after_fall(analysis: &Analysis, span: (f64, f64)) -> Option<Finding> {
+    let samples = samples_in(analysis, span);
     if samples.len() < 5 {
         return None;
     }
@@ -124,8 +130,8 @@ fn retention_after_fall(analysis: &Analysis) -> Option<Finding> {
 }
 
 /// RSS that climbs while the heap does not (fragmentation, or memory memray does not see).
-fn rss_climbing(analysis: &Analysis, from_s: f64) -> Option<Finding> {
-    let samples = samples_from(analysis, from_s);
+fn rss_climbing(analysis: &Analysis, span: (f64, f64)) -> Option<Finding> {
+    let samples = samples_in(analysis, span);
     if samples.len() < MIN_TICKS {
         return None;
     }

@@ -76,6 +76,7 @@ fn analyse(
             .series(series)
             .temporary(thresholds.iter().copied())
             .threads(threads)
+            .window(cx.window)
             .parallel(cx.parallel);
     if show {
         analyzer = analyzer.progress(&mut report);
@@ -85,6 +86,9 @@ fn analyse(
         let _ = write!(stderr, "\r\x1b[2K");
     }
     let mut analysis = result.map_err(|e| Failure::input(path, e))?;
+    if analysis.is_aggregated() && !cx.window.is_whole_run() {
+        return Err(unavailable(path, Unavailable::AggregatedWindow));
+    }
     warn_truncated(stderr, path, Some(analysis.end()));
     present(cx, path, &mut analysis, stderr);
     Ok(analysis)

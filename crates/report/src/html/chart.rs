@@ -52,6 +52,8 @@ pub(super) struct Chart {
     pub steps: bool,
     /// Accessible name of the chart.
     pub title: String,
+    /// A span to shade, seconds from the start: the time window of the analysis.
+    pub span: Option<(f64, f64)>,
 }
 
 /// Merges samples `(seconds, values…)` into at most `buckets` buckets of equal time, keeping in
@@ -175,6 +177,20 @@ impl Chart {
             );
             t += step;
         }
+        if let Some((from, to)) = self.span {
+            let (x0, x1) = (x(from.clamp(0.0, t_end)), x(to.clamp(0.0, t_end)));
+            let _ = writeln!(
+                s,
+                "<g class=\"window\"><rect x=\"{x0:.1}\" y=\"{TOP}\" width=\"{:.1}\" \
+                 height=\"{plot_h}\"/><text x=\"{:.1}\" y=\"{}\">window {} to {}</text>\
+                 <title>time window {from:.3} s to {to:.3} s</title></g>",
+                (x1 - x0).max(1.0),
+                x0 + 4.0,
+                TOP + 12.0,
+                seconds(from),
+                seconds(to)
+            );
+        }
         let _ = writeln!(
             s,
             "<text class=\"tick\" x=\"{}\" y=\"{}\" text-anchor=\"end\">seconds from the start</text>",
@@ -293,6 +309,7 @@ mod tests {
             t_end: 2.0,
             steps: false,
             title: "memory".into(),
+            span: None,
         };
         let svg = chart.render();
         assert!(svg.contains("<circle"));

@@ -142,6 +142,7 @@ pub(super) fn header(analysis: &Analysis, capture_name: &str, what: &str) -> Hea
                 .to_string(),
         );
     }
+    warnings.extend(crate::text::window_note(analysis));
     warnings.extend(crate::text::filter_note(analysis));
     warnings.extend(crate::text::native_note(analysis));
     Header {

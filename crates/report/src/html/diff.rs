@@ -195,6 +195,8 @@ pub fn write_diff(
             t_end,
             steps: false,
             title: "Heap over time, before and after".to_string(),
+            // Both captures share the window asked for; the after capture's resolution of it.
+            span: after.window().map(|w| (w.from_s, w.to_s)),
         };
         (
             Some(chart.render()),
@@ -278,6 +280,7 @@ pub fn write_diff(
     let mut header = header(after, names.1, "Memory diff");
     header.title = format!("Memory diff: {} → {}", names.0, names.1);
     header.warnings = result.notes.iter().map(crate::diff::note_text).collect();
+    header.warnings.extend(crate::text::window_note(after));
     header.warnings.extend(crate::text::filter_note(after));
     let page = DiffPage {
         css: CSS,

@@ -172,6 +172,7 @@ fn memory_charts(analysis: &Analysis) -> (Vec<ChartView>, String) {
         t_end,
         steps: false,
         title: title.to_string(),
+        span: analysis.window().map(|w| (w.from_s, w.to_s)),
     };
     let max_heap = heap.values.iter().copied().max().unwrap_or(0).max(analysis.peak_memory());
     let max_rss = rss.values.iter().copied().max().unwrap_or(0);
@@ -240,6 +241,7 @@ fn curves_chart(analysis: &Analysis, first: &[String]) -> (Option<String>, Strin
         t_end: analysis.duration_s(),
         steps: true,
         title: "Live bytes over time of the locations that held the most".to_string(),
+        span: analysis.window().map(|w| (w.from_s, w.to_s)),
     };
     let note = format!(
         "Live bytes of each location at the end of each of the run's {n_ticks} ticks (a tick \
