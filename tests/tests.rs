@@ -44,6 +44,8 @@ mod pipeline;
 mod threads;
 // Time windows against memray's temporal high-water marks and leaks.
 mod windows;
+// Capture sets (a parent and its forked workers) against memray's figures for each file.
+mod sets;
 // A capture whose names attack the terminal, through every command.
 mod hostile;
 // Where -o writes: FIFOs, symlinks, hard links, modes, and never over an input.

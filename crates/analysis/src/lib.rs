@@ -55,6 +55,7 @@ mod heap;
 pub mod info;
 pub mod leaks;
 mod replay;
+pub mod set;
 pub mod stacks;
 pub mod stats;
 pub mod symbols;

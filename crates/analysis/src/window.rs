@@ -17,6 +17,8 @@ use std::fmt;
 pub struct Window {
     from_s: Option<f64>,
     to_s: Option<f64>,
+    /// Closes at this memory sample (1-based) instead of at a time.
+    at_sample: Option<u64>,
 }
 
 /// Why a window cannot be made.
@@ -49,7 +51,14 @@ impl Window {
                 return Err(WindowError::Reversed);
             }
         }
-        Ok(Window { from_s, to_s })
+        Ok(Window { from_s, to_s, at_sample: None })
+    }
+
+    /// The run up to the `n`-th memory sample (1-based), closed there: its leaks are what was
+    /// live when that sample was taken (every allocation before it, none freed before it), the
+    /// moment a capture set's combined peak names ([`crate::set::Held::samples`]).
+    pub fn at_sample(n: u64) -> Window {
+        Window { from_s: None, to_s: None, at_sample: Some(n) }
     }
 
     /// Where the window starts, seconds from the start, if it was given.
@@ -64,7 +73,7 @@ impl Window {
 
     /// Whether neither end was given.
     pub fn is_whole_run(&self) -> bool {
-        self.from_s.is_none() && self.to_s.is_none()
+        self.from_s.is_none() && self.to_s.is_none() && self.at_sample.is_none()
     }
 }
 
@@ -173,7 +182,10 @@ impl WindowClock {
             self.opened_after = samples;
             turn = Turn::Opens;
         }
-        if self.phase == Phase::Open && self.asked.to_s.is_some_and(|to| t > to) {
+        let past_end = self.asked.to_s.is_some_and(|to| t > to);
+        // At the n-th sample itself: the live heap then is the heap the sample recorded.
+        let at_sample = self.asked.at_sample.is_some_and(|n| samples >= n);
+        if self.phase == Phase::Open && (past_end || at_sample) {
             self.phase = Phase::Closed;
             self.closed_ms = Some(ms);
             self.closed_after = Some(samples - 1);

@@ -168,8 +168,10 @@ pub(crate) enum Command {
     /// The numbers of `memray stats`: totals, size histogram, allocators, top locations and
     /// modules. `--json` keeps memray's key names.
     Stats {
-        /// The capture file (.bin).
-        capture: PathBuf,
+        /// The capture file (.bin), or the captures of one program's processes (`memray run
+        /// --follow-fork` writes app.bin and app.bin.PID): `app.bin app.bin.*`.
+        #[arg(required = true, num_args = 1..)]
+        captures: Vec<PathBuf>,
         #[command(flatten)]
         window: WindowArgs,
         /// Print memray's JSON instead of text.
@@ -182,8 +184,10 @@ pub(crate) enum Command {
     /// Locations ranked by the bytes they held at the peak (default), still held at the end
     /// (--leaks), or allocated and freed almost at once (--temporary).
     Top {
-        /// The capture file (.bin).
-        capture: PathBuf,
+        /// The capture file (.bin), or the captures of one program's processes (`memray run
+        /// --follow-fork` writes app.bin and app.bin.PID): `app.bin app.bin.*`.
+        #[arg(required = true, num_args = 1..)]
+        captures: Vec<PathBuf>,
         #[command(flatten)]
         view: ViewArgs,
         #[command(flatten)]
@@ -210,8 +214,10 @@ pub(crate) enum Command {
     /// What was live at the peak (or at the end, with --leaks) as a call tree, outermost frame
     /// first.
     Tree {
-        /// The capture file (.bin).
-        capture: PathBuf,
+        /// The capture file (.bin), or the captures of one program's processes (`memray run
+        /// --follow-fork` writes app.bin and app.bin.PID): `app.bin app.bin.*`.
+        #[arg(required = true, num_args = 1..)]
+        captures: Vec<PathBuf>,
         #[command(flatten)]
         view: ViewArgs,
         #[command(flatten)]
@@ -229,8 +235,10 @@ pub(crate) enum Command {
     /// Is something leaking, where, how fast, and how sure: growth, unbounded containers and
     /// allocator retention, each with evidence.
     Leaks {
-        /// The capture file (.bin).
-        capture: PathBuf,
+        /// The capture file (.bin), or the captures of one program's processes (`memray run
+        /// --follow-fork` writes app.bin and app.bin.PID): `app.bin app.bin.*`.
+        #[arg(required = true, num_args = 1..)]
+        captures: Vec<PathBuf>,
         #[command(flatten)]
         view: ViewArgs,
         #[command(flatten)]
@@ -277,8 +285,10 @@ pub(crate) enum Command {
     /// A self-contained HTML flame graph of what was live at the peak (default), still live at
     /// the end (--leaks), or allocated and freed almost at once (--temporary).
     Flamegraph {
-        /// The capture file (.bin).
-        capture: PathBuf,
+        /// The capture file (.bin), or the captures of one program's processes (`memray run
+        /// --follow-fork` writes app.bin and app.bin.PID): `app.bin app.bin.*`.
+        #[arg(required = true, num_args = 1..)]
+        captures: Vec<PathBuf>,
         #[command(flatten)]
         view: ViewArgs,
         #[command(flatten)]
@@ -304,8 +314,10 @@ pub(crate) enum Command {
     /// The incident report: one self-contained HTML file with the capture's facts, memory over
     /// time, flame graphs of the peak and of leaks, and the top locations.
     Report {
-        /// The capture file (.bin).
-        capture: PathBuf,
+        /// The capture file (.bin), or the captures of one program's processes (`memray run
+        /// --follow-fork` writes app.bin and app.bin.PID): `app.bin app.bin.*`.
+        #[arg(required = true, num_args = 1..)]
+        captures: Vec<PathBuf>,
         #[command(flatten)]
         view: ViewArgs,
         #[command(flatten)]

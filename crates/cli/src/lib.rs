@@ -176,11 +176,12 @@ pub fn run_on(
     let result = match cli.command {
         Command::Info { capture, json } => commands::info(&capture, json, &mut out, stderr),
         Command::Records { capture } => commands::records(&capture, &mut out, stderr),
-        Command::Stats { capture, json, n, .. } => {
-            commands::stats(&cx, &capture, json, n, &mut out, stderr)
-        }
+        Command::Stats { captures, json, n, .. } => match captures.as_slice() {
+            [capture] => commands::stats(&cx, capture, json, n, &mut out, stderr),
+            set => commands::set::stats(&cx, set, json, n, &mut out, stderr),
+        },
         Command::Top {
-            capture,
+            captures,
             view: _,
             window: _,
             leaks,
@@ -194,14 +195,20 @@ pub fn run_on(
             let by = by.into();
             let threads = if split_threads { Threads::Split } else { Threads::Merged };
             let opts = TopOptions { mode, json, n, by, threads };
-            commands::top(&cx, &capture, opts, &mut out, stderr)
+            match captures.as_slice() {
+                [capture] => commands::top(&cx, capture, opts, &mut out, stderr),
+                set => commands::set::top(&cx, set, opts, &mut out, stderr),
+            }
         }
-        Command::Tree { capture, view: _, window: _, leaks, depth, min_share } => {
+        Command::Tree { captures, view: _, window: _, leaks, depth, min_share } => {
             let mode = if leaks { Mode::Leaks } else { Mode::Peak };
-            commands::tree(&cx, &capture, mode, depth, min_share, &mut out, stderr)
+            match captures.as_slice() {
+                [capture] => commands::tree(&cx, capture, mode, depth, min_share, &mut out, stderr),
+                set => commands::set::tree(&cx, set, mode, depth, min_share, &mut out, stderr),
+            }
         }
         Command::Flamegraph {
-            capture,
+            captures,
             view: _,
             window: _,
             output,
@@ -213,7 +220,10 @@ pub fn run_on(
             let mode = commands::mode(leaks, temporary);
             let threads = if split_threads { Threads::Split } else { Threads::Merged };
             let view = FlamegraphView { mode, threads, inverted };
-            commands::flamegraph(&cx, &capture, output, view, &mut out, stderr)
+            match captures.as_slice() {
+                [capture] => commands::flamegraph(&cx, capture, output, view, &mut out, stderr),
+                set => commands::set::unsupported(set, "flamegraph"),
+            }
         }
         Command::Diff {
             before,
@@ -229,12 +239,14 @@ pub fn run_on(
             let opts = DiffOptions { output, json, by: by.into(), n, fail_on_increase };
             commands::diff(&cx, &before, &after, opts, &mut out, stderr)
         }
-        Command::Leaks { capture, view: _, window: _, json } => {
-            commands::leaks(&cx, &capture, json, &mut out, stderr)
-        }
-        Command::Report { capture, view: _, window: _, output } => {
-            commands::report(&cx, &capture, output, &mut out, stderr)
-        }
+        Command::Leaks { captures, view: _, window: _, json } => match captures.as_slice() {
+            [capture] => commands::leaks(&cx, capture, json, &mut out, stderr),
+            set => commands::set::leaks(&cx, set, json, &mut out, stderr),
+        },
+        Command::Report { captures, view: _, window: _, output } => match captures.as_slice() {
+            [capture] => commands::report(&cx, capture, output, &mut out, stderr),
+            set => commands::set::unsupported(set, "report"),
+        },
     };
     let flushed = out.flush();
     match result {

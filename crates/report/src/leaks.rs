@@ -243,6 +243,20 @@ pub fn finding_numbers(f: &Finding) -> String {
 
 /// Writes `memreport leaks --json`.
 pub fn write_json(out: &mut dyn Write, analysis: &Analysis, found: &Leaks) -> io::Result<()> {
+    let text = with_json(analysis, found, |j| {
+        serde_json::to_string_pretty(j).expect("plain data serialises")
+    });
+    out.write_all(text.as_bytes())?;
+    out.write_all(b"\n")
+}
+
+/// The JSON of `memreport leaks --json` as a value (keys sorted; [`write_json`] keeps the
+/// documented order).
+pub fn to_json(analysis: &Analysis, found: &Leaks) -> serde_json::Value {
+    with_json(analysis, found, |j| serde_json::to_value(j).expect("plain data serialises"))
+}
+
+fn with_json<T>(analysis: &Analysis, found: &Leaks, f: impl FnOnce(&LeaksJson<'_>) -> T) -> T {
     let stacks = analysis.stacks();
     let json = LeaksJson {
         verdict: found.verdict.name(),
@@ -288,9 +302,7 @@ pub fn write_json(out: &mut dyn Write, analysis: &Analysis, found: &Leaks) -> io
             })
             .collect(),
     };
-    let text = serde_json::to_string_pretty(&json).expect("plain data serialises");
-    out.write_all(text.as_bytes())?;
-    out.write_all(b"\n")
+    f(&json)
 }
 
 /// The heading of a finding: kind, location and, when one thread owns the growth, the thread.

@@ -23,6 +23,7 @@ pub mod diff;
 pub mod html;
 pub mod info;
 pub mod leaks;
+pub mod set;
 pub mod stats;
 pub mod terminal;
 pub mod text;

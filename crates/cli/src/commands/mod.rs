@@ -6,6 +6,7 @@ mod diff;
 mod info;
 mod leaks;
 mod pages;
+pub(crate) mod set;
 mod stats;
 mod top;
 
@@ -56,6 +57,28 @@ fn analyse(
     threads: Threads,
     stderr: &mut dyn Write,
 ) -> Result<Analysis, Failure> {
+    let pass = Pass { thresholds, series, threads, window: cx.window, warn: true };
+    analyse_with(cx, path, pass, stderr)
+}
+
+/// What one pass over a capture computes.
+struct Pass<'a> {
+    thresholds: &'a [u64],
+    series: bool,
+    threads: Threads,
+    window: memreport_analysis::Window,
+    /// Whether to warn about a truncated capture (a second pass over a capture does not).
+    warn: bool,
+}
+
+/// Reads a capture once as `pass` says (see [`analyse`]).
+fn analyse_with(
+    cx: &Context,
+    path: &Path,
+    pass: Pass<'_>,
+    stderr: &mut dyn Write,
+) -> Result<Analysis, Failure> {
+    let Pass { thresholds, series, threads, window, warn } = pass;
     let show = cx.progress && !cx.quiet;
     let name = shown(path);
     let mut shown = false;
@@ -76,7 +99,7 @@ fn analyse(
             .series(series)
             .temporary(thresholds.iter().copied())
             .threads(threads)
-            .window(cx.window)
+            .window(window)
             .parallel(cx.parallel);
     if show {
         analyzer = analyzer.progress(&mut report);
@@ -86,10 +109,12 @@ fn analyse(
         let _ = write!(stderr, "\r\x1b[2K");
     }
     let mut analysis = result.map_err(|e| Failure::input(path, e))?;
-    if analysis.is_aggregated() && !cx.window.is_whole_run() {
+    if analysis.is_aggregated() && !window.is_whole_run() {
         return Err(unavailable(path, Unavailable::AggregatedWindow));
     }
-    warn_truncated(stderr, path, Some(analysis.end()));
+    if warn {
+        warn_truncated(stderr, path, Some(analysis.end()));
+    }
     present(cx, path, &mut analysis, stderr);
     Ok(analysis)
 }

@@ -1,0 +1,301 @@
+//! The analysis commands over a capture set (`memreport top app.bin app.bin.*`): each capture is
+//! read on its own, the processes are aligned on the wall clock (`memreport_analysis::set`), and
+//! the answers are put together. A time window counts from the set's start: the first process's.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use memreport_analysis::group::{group, CallTree};
+use memreport_analysis::set::{combined_peak, merge_groups, CombinedPeak, Process};
+use memreport_analysis::stats::Stats;
+use memreport_analysis::{Analysis, Mode, Threads, Window};
+use memreport_report::set::{ProcessRow, SetView};
+
+use super::{analyse_with, thresholds, unavailable, Pass, TopOptions};
+use crate::output::{output, shown, Context, Failure};
+use crate::{EXIT_BAD_INPUT, EXIT_OK};
+
+/// One process of the set.
+struct Member {
+    path: PathBuf,
+    analysis: Analysis,
+    process: Process,
+}
+
+/// The window asked for, moved to a process that started `offset_s` after the set.
+fn shifted(window: Window, offset_s: f64) -> Window {
+    if window.is_whole_run() {
+        return window;
+    }
+    let shift = |t: Option<f64>| t.map(|t| t - offset_s);
+    // A start before the process's own start is its start.
+    let from = shift(window.from_s()).filter(|&t| t > 0.0);
+    Window::new(from, shift(window.to_s())).unwrap_or(window)
+}
+
+/// Reads every capture of the set once, in the order the processes started (then by pid).
+fn read(
+    cx: &Context,
+    paths: &[PathBuf],
+    thresholds: &[u64],
+    series: bool,
+    threads: Threads,
+    stderr: &mut dyn Write,
+) -> Result<Vec<Member>, Failure> {
+    // The set's start is known only from the headers, before any window is applied.
+    let mut starts = Vec::with_capacity(paths.len());
+    for path in paths {
+        let capture =
+            memreport_analysis::Capture::open(path).map_err(|e| Failure::input(path, e))?;
+        starts.push(capture.header().start_time_ms);
+    }
+    let set_start = starts.iter().copied().min().unwrap_or(0);
+    let mut members = Vec::with_capacity(paths.len());
+    for (path, start) in paths.iter().zip(starts) {
+        let offset_s = (start as f64 - set_start as f64) / 1000.0;
+        let window = shifted(cx.window, offset_s);
+        let pass = Pass { thresholds, series, threads, window, warn: true };
+        let analysis = analyse_with(cx, path, pass, stderr)?;
+        if analysis.is_aggregated() {
+            return Err(Failure::input(
+                path,
+                "a capture set needs streaming captures: an aggregated capture (memray run \
+                 --aggregate) keeps no memory over time to align",
+            ));
+        }
+        let process = Process::of(&analysis);
+        members.push(Member { path: path.clone(), analysis, process });
+    }
+    members.sort_by_key(|m| (m.process.start_ms, m.process.pid));
+    Ok(members)
+}
+
+/// The combined peak of the set, inside the window when there is one.
+fn peak_of(cx: &Context, members: &[Member]) -> Option<CombinedPeak> {
+    let analyses: Vec<&Analysis> = members.iter().map(|m| &m.analysis).collect();
+    let start = set_start(members);
+    let span = (!cx.window.is_whole_run()).then(|| {
+        let at = |t: Option<f64>, default: f64| start as f64 + t.unwrap_or(default) * 1000.0;
+        let from = at(cx.window.from_s(), 0.0).max(0.0) as u64;
+        let to = at(cx.window.to_s(), 1e15).min(u64::MAX as f64) as u64;
+        (from, to)
+    });
+    combined_peak(&analyses, span)
+}
+
+fn set_start(members: &[Member]) -> i64 {
+    members.iter().map(|m| m.process.start_ms).min().unwrap_or(0)
+}
+
+/// What the table and headings show of each process.
+fn view<'a>(members: &'a [Member], peak: Option<&CombinedPeak>) -> SetView<'a> {
+    let start = set_start(members);
+    SetView {
+        processes: members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| ProcessRow {
+                file: shown(&m.path),
+                process: &m.process,
+                at_peak: peak.map(|p| p.held[i].heap),
+                verdict: None,
+            })
+            .collect(),
+        peak: peak.map(|p| (p.bytes, (p.ms_since_epoch as f64 - start as f64) / 1000.0)),
+    }
+}
+
+/// The rows of one process, and the second pass they came from when they did.
+struct Part {
+    member: usize,
+    second: Option<Analysis>,
+    rows: Vec<memreport_analysis::Entry>,
+}
+
+impl Part {
+    fn analysis<'a>(&'a self, members: &'a [Member]) -> &'a Analysis {
+        self.second.as_ref().unwrap_or(&members[self.member].analysis)
+    }
+}
+
+/// Each process's rows of `mode`: at the combined peak, the live heap of each process then (a
+/// second pass per process, closed at its sample of that moment; a process that held nothing
+/// then has no part); otherwise its own rows, from the first pass.
+fn parts(
+    cx: &Context,
+    members: &[Member],
+    mode: Mode,
+    threads: Threads,
+    peak: Option<&CombinedPeak>,
+    stderr: &mut dyn Write,
+) -> Result<Vec<Part>, Failure> {
+    let mut out = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        let part = match mode {
+            Mode::Peak => {
+                let Some(samples) = peak.and_then(|p| p.held[i].samples) else { continue };
+                let window = Window::at_sample(samples);
+                let pass = Pass { thresholds: &[], series: false, threads, window, warn: false };
+                let second = analyse_with(cx, &m.path, pass, stderr)?;
+                let rows = second
+                    .entries(Mode::Leaks, threads)
+                    .map_err(|why| unavailable(&m.path, why))?;
+                Part { member: i, second: Some(second), rows }
+            }
+            mode => {
+                let rows =
+                    m.analysis.entries(mode, threads).map_err(|why| unavailable(&m.path, why))?;
+                Part { member: i, second: None, rows }
+            }
+        };
+        out.push(part);
+    }
+    Ok(out)
+}
+
+pub(crate) fn top(
+    cx: &Context,
+    paths: &[PathBuf],
+    opts: TopOptions,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, Failure> {
+    // Threads mean nothing across processes: a set's rows merge them.
+    let threads = Threads::Merged;
+    let members = read(cx, paths, &thresholds(opts.mode), false, threads, stderr)?;
+    let peak = peak_of(cx, &members);
+    let parts = parts(cx, &members, opts.mode, threads, peak.as_ref(), stderr)?;
+    let per_process = parts.iter().map(|p| group(p.analysis(&members), &p.rows, opts.by)).collect();
+    let groups = merge_groups(per_process);
+    let set = view(&members, peak.as_ref());
+    let top = memreport_report::top::TopView {
+        mode: opts.mode,
+        groups: &groups,
+        limit: opts.n,
+        with_stack: opts.by == memreport_analysis::group::By::Line,
+    };
+    if opts.json {
+        output(memreport_report::set::write_top_json(out, &set, top))?;
+    } else {
+        output(memreport_report::set::write_top_text(out, &set, top, cx.style, cx.columns))?;
+    }
+    Ok(EXIT_OK)
+}
+
+pub(crate) fn tree(
+    cx: &Context,
+    paths: &[PathBuf],
+    mode: Mode,
+    depth: usize,
+    min_share: f64,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let threads = Threads::Merged;
+    let members = read(cx, paths, &[], false, threads, stderr)?;
+    let peak = if mode == Mode::Peak { peak_of(cx, &members) } else { None };
+    let set = view(&members, peak.as_ref());
+    output(memreport_report::set::write_processes(out, &set, cx.style, cx.columns))?;
+    // One tree per process, under a heading with its pid: the process level above the stacks.
+    for part in parts(cx, &members, mode, threads, peak.as_ref(), stderr)? {
+        let row = &set.processes[part.member];
+        output(memreport_report::set::write_process_heading(out, row, cx.style, cx.columns))?;
+        let analysis = part.analysis(&members);
+        let call_tree = CallTree::build(analysis, &part.rows);
+        let tree = memreport_report::top::TreeView {
+            mode,
+            depth,
+            min_share: min_share / 100.0,
+            width: cx.columns,
+        };
+        output(memreport_report::top::write_tree(out, analysis, &call_tree, tree, cx.style))?;
+    }
+    Ok(EXIT_OK)
+}
+
+pub(crate) fn leaks(
+    cx: &Context,
+    paths: &[PathBuf],
+    json: bool,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let members = read(cx, paths, &[], true, Threads::Merged, stderr)?;
+    let found: Vec<_> =
+        members.iter().map(|m| memreport_analysis::leaks::detect(&m.analysis)).collect();
+    let mut set = view(&members, None);
+    for (row, f) in set.processes.iter_mut().zip(&found) {
+        row.verdict = Some(f.verdict);
+    }
+    if json {
+        let per: Vec<_> = members
+            .iter()
+            .zip(&found)
+            .map(|(m, f)| memreport_report::leaks::to_json(&m.analysis, f))
+            .collect();
+        output(memreport_report::set::write_leaks_json(out, &set, &per))?;
+    } else {
+        let verdict = memreport_report::set::set_verdict(found.iter().map(|f| f.verdict));
+        let line = format!("verdict: {} over {} processes", verdict.name(), members.len());
+        output(writeln!(out, "{}", cx.style.bold(&line)))?;
+        output(memreport_report::set::write_processes(out, &set, cx.style, cx.columns))?;
+        for ((m, f), row) in members.iter().zip(&found).zip(&set.processes) {
+            output(memreport_report::set::write_process_heading(out, row, cx.style, cx.columns))?;
+            output(memreport_report::leaks::write_text(out, &m.analysis, f, cx.style, cx.columns))?;
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+pub(crate) fn stats(
+    cx: &Context,
+    paths: &[PathBuf],
+    json: bool,
+    n: usize,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let members = read(cx, paths, &[], false, Threads::Merged, stderr)?;
+    let peak = peak_of(cx, &members);
+    let set = view(&members, peak.as_ref());
+    let mut all = Vec::new();
+    for m in &members {
+        all.push(Stats::compute(&m.analysis, n).map_err(|why| unavailable(&m.path, why))?);
+    }
+    if json {
+        let per = members
+            .iter()
+            .zip(&all)
+            .map(|(m, s)| memreport_report::stats::to_json(&m.analysis, s))
+            .collect();
+        output(memreport_report::set::write_stats_json(out, &set, per))?;
+    } else {
+        if let Some((bytes, t)) = set.peak {
+            let line = format!(
+                "Combined peak of {} processes: {} at {t:.2} s",
+                members.len(),
+                memreport_report::text::human_size(bytes)
+            );
+            output(writeln!(out, "{}", cx.style.bold(&line)))?;
+        }
+        output(memreport_report::set::write_processes(out, &set, cx.style, cx.columns))?;
+        for ((m, s), row) in members.iter().zip(&all).zip(&set.processes) {
+            output(memreport_report::set::write_process_heading(out, row, cx.style, cx.columns))?;
+            output(memreport_report::stats::write_text(out, &m.analysis, s, cx.style))?;
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// A command that does not read capture sets yet.
+pub(crate) fn unsupported(paths: &[PathBuf], command: &str) -> Result<u8, Failure> {
+    let first: &Path = paths.first().map_or(Path::new(""), PathBuf::as_path);
+    Err(Failure {
+        message: format!(
+            "{}: `{command}` reads one capture; over a capture set, use top, tree, leaks or \
+             stats, or run it on each capture",
+            shown(first)
+        ),
+        code: EXIT_BAD_INPUT,
+    })
+}
