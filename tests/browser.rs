@@ -377,6 +377,24 @@ fn pages(dir: &Path) -> Vec<(String, PathBuf)> {
     let run = memreport(&[&argv[..], &["-o", out.to_str().unwrap()]].concat());
     assert_eq!(run.code, 0, "windowed report: {}", run.stderr);
     pages.push(("real-flask-leak-window-report".to_string(), out));
+    // A capture set: the parent and its workers, with a process level in the graphs.
+    let set_dir = fixtures.join("set-pool-fork");
+    let mut set: Vec<String> = std::fs::read_dir(&set_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().to_str().unwrap().to_string())
+        .filter(|p| p.rsplit('/').next().unwrap().starts_with("capture.bin"))
+        .collect();
+    set.sort();
+    for command in ["report", "flamegraph"] {
+        let out = dir.join(format!("set-pool-fork-{command}.html"));
+        let mut argv = vec!["-q", command];
+        argv.extend(set.iter().map(String::as_str));
+        argv.extend(["-o", out.to_str().unwrap()]);
+        let run = memreport(&argv);
+        assert_eq!(run.code, 0, "set {command}: {}", run.stderr);
+        // Not named "-report": a set's report has no table of locations to sort.
+        pages.push((format!("set-pool-fork-{command}-page"), out));
+    }
     // The worst case for size: a long tail of stacks folded to just under 2 MB.
     let long_tail = dir.join("long-tail.bin");
     std::fs::write(&long_tail, long_tail_capture(12_000)).unwrap();

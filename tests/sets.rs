@@ -134,3 +134,27 @@ fn leaks_stats_and_tree_over_a_set_are_per_process() {
         assert!(text.contains(&format!("process {} (", p["pid"])), "no heading for {}", p["pid"]);
     }
 }
+
+#[test]
+fn set_pages_have_a_process_level_and_the_combined_heap() {
+    let (files, oracle) = set();
+    let want = oracle["processes"].as_array().unwrap();
+    for command in ["report", "flamegraph"] {
+        let mut args = vec!["-q", command];
+        args.extend(files.iter().map(String::as_str));
+        args.extend(["-o", "-"]);
+        let run = memreport(&args);
+        assert_eq!(run.code, 0, "{command}: {}", run.stderr);
+        let page = String::from_utf8(run.stdout).unwrap();
+        assert!(page.contains(&format!("{} processes", want.len())), "{command}: no heading");
+        // A node per process above the stacks, in every graph of the page.
+        for p in want {
+            assert!(page.contains(&format!("process {} (", p["pid"])), "{command}: {}", p["pid"]);
+        }
+        if command == "report" {
+            assert!(page.contains("combined peak"), "no combined peak on the report");
+            assert!(page.contains("<section id=\"processes\">"));
+            assert!(page.contains("id=\"flame-peak\"") && page.contains("id=\"flame-leaks\""));
+        }
+    }
+}

@@ -132,6 +132,24 @@ fn a_window_over_the_whole_run_changes_no_output() {
             }
         }
     }
+    // Both captures of a diff take the window, each from its own start.
+    let dir = crate::common::fixtures_dir();
+    let (b, a) =
+        (dir.join("diff-leak-before/capture.bin"), dir.join("diff-leak-after/capture.bin"));
+    let diff = |extra: &[&str]| {
+        let mut args = vec!["diff", b.to_str().unwrap(), a.to_str().unwrap(), "--json"];
+        args.extend(extra);
+        let run = memreport(&args);
+        assert_eq!(run.code, 0, "{extra:?}: {}", run.stderr);
+        run.stdout
+    };
+    let plain = diff(&[]);
+    if diff(&["--from", "0", "--to", "100000"]) != plain {
+        failures.push("diff changes with a window over the whole run".to_string());
+    }
+    if diff(&["--to", "0.3"]) == plain {
+        failures.push("diff ignores --to".to_string());
+    }
     finish(failures);
 }
 

@@ -222,7 +222,7 @@ pub fn run_on(
             let view = FlamegraphView { mode, threads, inverted };
             match captures.as_slice() {
                 [capture] => commands::flamegraph(&cx, capture, output, view, &mut out, stderr),
-                set => commands::set::unsupported(set, "flamegraph"),
+                set => commands::set::flamegraph(&cx, set, output, view, &mut out, stderr),
             }
         }
         Command::Diff {
@@ -245,7 +245,7 @@ pub fn run_on(
         },
         Command::Report { captures, view: _, window: _, output } => match captures.as_slice() {
             [capture] => commands::report(&cx, capture, output, &mut out, stderr),
-            set => commands::set::unsupported(set, "report"),
+            set => commands::set::report(&cx, set, output, &mut out, stderr),
         },
     };
     let flushed = out.flush();

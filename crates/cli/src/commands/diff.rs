@@ -39,8 +39,14 @@ pub(crate) fn diff(
     // this measured faster than reading each capture single-threaded side by side (3.4–3.9 s
     // against 4.3–4.6 s for a 10M-record capture against itself, docs/performance.md); with more
     // cores a diff takes about as long as its larger capture alone.
-    let read =
-        |path: &Path| Analyzer::new().threads(Threads::Merged).parallel(cx.parallel).run_path(path);
+    // A window applies to each capture, counted from its own start.
+    let read = |path: &Path| {
+        Analyzer::new()
+            .threads(Threads::Merged)
+            .window(cx.window)
+            .parallel(cx.parallel)
+            .run_path(path)
+    };
     let (b, a) = if cx.parallel {
         std::thread::scope(|scope| {
             let other = scope.spawn(|| read(before));
@@ -52,6 +58,14 @@ pub(crate) fn diff(
     };
     let mut b = b.map_err(|e| Failure::input(before, e))?;
     let mut a = a.map_err(|e| Failure::input(after, e))?;
+    for (path, analysis) in [(before, &b), (after, &a)] {
+        if analysis.is_aggregated() && !cx.window.is_whole_run() {
+            return Err(super::unavailable(
+                path,
+                memreport_analysis::Unavailable::AggregatedWindow,
+            ));
+        }
+    }
     warn_truncated(stderr, before, Some(b.end()));
     warn_truncated(stderr, after, Some(a.end()));
     super::present(cx, before, &mut b, stderr);

@@ -9,11 +9,13 @@ use memreport_analysis::group::{group, CallTree};
 use memreport_analysis::set::{combined_peak, merge_groups, CombinedPeak, Process};
 use memreport_analysis::stats::Stats;
 use memreport_analysis::{Analysis, Mode, Threads, Window};
+use memreport_report::html::{self, SetPart, SetReport};
 use memreport_report::set::{ProcessRow, SetView};
 
 use super::{analyse_with, thresholds, unavailable, Pass, TopOptions};
-use crate::output::{output, shown, Context, Failure};
-use crate::{EXIT_BAD_INPUT, EXIT_OK};
+use crate::output::{output, page_target, refuse_input_as_output, shown, write_page};
+use crate::output::{Context, Failure};
+use crate::EXIT_OK;
 
 /// One process of the set.
 struct Member {
@@ -287,15 +289,66 @@ pub(crate) fn stats(
     Ok(EXIT_OK)
 }
 
-/// A command that does not read capture sets yet.
-pub(crate) fn unsupported(paths: &[PathBuf], command: &str) -> Result<u8, Failure> {
-    let first: &Path = paths.first().map_or(Path::new(""), PathBuf::as_path);
-    Err(Failure {
-        message: format!(
-            "{}: `{command}` reads one capture; over a capture set, use top, tree, leaks or \
-             stats, or run it on each capture",
-            shown(first)
-        ),
-        code: EXIT_BAD_INPUT,
-    })
+/// The parts of a set as its pages draw them.
+fn drawn<'a>(members: &'a [Member], parts: &'a [Part]) -> Vec<SetPart<'a>> {
+    parts
+        .iter()
+        .map(|p| SetPart { analysis: p.analysis(members), entries: &p.rows, process: p.member })
+        .collect()
+}
+
+pub(crate) fn flamegraph(
+    cx: &Context,
+    paths: &[PathBuf],
+    target: Option<PathBuf>,
+    view: memreport_report::html::FlamegraphView,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let target = page_target(&paths[0], target, "flamegraph");
+    let inputs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    refuse_input_as_output(target.as_deref(), &inputs)?;
+    let threads = Threads::Merged;
+    let members = read(cx, paths, &thresholds(view.mode), false, threads, stderr)?;
+    let peak = if view.mode == Mode::Peak { peak_of(cx, &members) } else { None };
+    let parts = parts(cx, &members, view.mode, threads, peak.as_ref(), stderr)?;
+    let set = self::view(&members, peak.as_ref());
+    let drawn = drawn(&members, &parts);
+    let mut page = Vec::new();
+    output(html::write_set_flamegraph(&mut page, &set, &drawn, view.mode, view.inverted))?;
+    write_page(cx, target.as_deref(), &page, out, stderr)?;
+    Ok(EXIT_OK)
+}
+
+pub(crate) fn report(
+    cx: &Context,
+    paths: &[PathBuf],
+    target: Option<PathBuf>,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let target = page_target(&paths[0], target, "report");
+    let inputs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    refuse_input_as_output(target.as_deref(), &inputs)?;
+    let threads = Threads::Merged;
+    let members = read(cx, paths, &[], true, threads, stderr)?;
+    let peak = peak_of(cx, &members);
+    let at_peak = parts(cx, &members, Mode::Peak, threads, peak.as_ref(), stderr)?;
+    let leaked = parts(cx, &members, Mode::Leaks, threads, None, stderr)?;
+    let mut set = self::view(&members, peak.as_ref());
+    for (row, m) in set.processes.iter_mut().zip(&members) {
+        row.verdict = Some(memreport_analysis::leaks::detect(&m.analysis).verdict);
+    }
+    let analyses: Vec<&Analysis> = members.iter().map(|m| &m.analysis).collect();
+    let combined = memreport_analysis::set::combined_timeline(&analyses);
+    let report = SetReport {
+        peak: drawn(&members, &at_peak),
+        leaks: drawn(&members, &leaked),
+        combined: &combined,
+        analyses,
+    };
+    let mut page = Vec::new();
+    output(html::write_set_report(&mut page, &set, &report))?;
+    write_page(cx, target.as_deref(), &page, out, stderr)?;
+    Ok(EXIT_OK)
 }

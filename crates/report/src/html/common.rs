@@ -172,7 +172,7 @@ impl PlainFrames<'_> {
 }
 
 impl flame::Frames for PlainFrames<'_> {
-    fn name(&self, kind: NodeKind) -> String {
+    fn name(&self, _id: u32, kind: NodeKind) -> String {
         let thread = match kind {
             NodeKind::Thread(tid) => self.tree.thread_label(self.analysis, tid),
             _ => String::new(),
@@ -183,7 +183,7 @@ impl flame::Frames for PlainFrames<'_> {
     fn fill(&self, id: u32) -> Option<String> {
         let NodeKind::Frame(f) = self.tree.nodes.get(id as usize)?.kind else { return None };
         let place = *self.places.get(f as usize)?;
-        Some(flame::place_fill(place, &self.name(NodeKind::Frame(f))))
+        Some(flame::place_fill(place, &self.name(id, NodeKind::Frame(f))))
     }
 
     fn detail(&self, id: u32) -> Option<String> {

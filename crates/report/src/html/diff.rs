@@ -68,7 +68,7 @@ impl DiffFrames<'_> {
 }
 
 impl flame::Frames for DiffFrames<'_> {
-    fn name(&self, kind: NodeKind) -> String {
+    fn name(&self, _id: u32, kind: NodeKind) -> String {
         let location = match kind {
             NodeKind::Frame(f) => self.stacks.frame(f),
             _ => None,

@@ -103,8 +103,8 @@ struct Drawn {
 /// How the frames of a graph are named and, for a differential graph, coloured and described.
 /// A closure from [`NodeKind`] to a name is the plain case.
 pub(super) trait Frames {
-    /// The frame's name (see [`frame_name`]).
-    fn name(&self, kind: NodeKind) -> String;
+    /// The name of node `id` of the tree, of kind `kind` (see [`frame_name`]).
+    fn name(&self, id: u32, kind: NodeKind) -> String;
     /// A fill colour replacing inferno's for node `id` of the tree.
     fn fill(&self, _id: u32) -> Option<String> {
         None
@@ -116,7 +116,7 @@ pub(super) trait Frames {
 }
 
 impl<F: Fn(NodeKind) -> String> Frames for F {
-    fn name(&self, kind: NodeKind) -> String {
+    fn name(&self, _id: u32, kind: NodeKind) -> String {
         self(kind)
     }
 }
@@ -240,7 +240,7 @@ fn fold(tree: &CallTree, names: Names<'_>, budget: usize, whole: &str) -> Folded
     while let Some((id, parent)) = stack.pop() {
         let n = &nodes[id];
         let index = drawn.len();
-        let name = clean(&names.name(n.kind));
+        let name = clean(&names.name(id as u32, n.kind));
         let class = match n.kind {
             NodeKind::Root => Class::Root,
             NodeKind::Thread(_) => Class::Thread,

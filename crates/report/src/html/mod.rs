@@ -18,11 +18,13 @@ mod diff;
 mod flame;
 mod flamegraph;
 mod report;
+mod set;
 
 pub use common::MAX_ROWS;
 pub use diff::write_diff;
 pub use flamegraph::{write_flamegraph, FlamegraphView};
 pub use report::write_report;
+pub use set::{write_set_flamegraph, write_set_report, SetPart, SetReport};
 
 /// Text escaped for HTML and SVG, in element content and in quoted attributes.
 pub(crate) fn escape(text: &str) -> String {
