@@ -158,3 +158,41 @@ fn set_pages_have_a_process_level_and_the_combined_heap() {
         }
     }
 }
+
+#[test]
+fn a_diff_of_two_sets_compares_their_combined_peaks_and_summed_leaks() {
+    let (files, oracle) = set();
+    // The same set in a second folder: a second set with the same processes.
+    let copy = std::env::temp_dir().join(format!("memreport-set-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&copy).unwrap();
+    let mut copies = Vec::new();
+    for f in &files {
+        let to = copy.join(std::path::Path::new(f).file_name().unwrap());
+        std::fs::copy(f, &to).unwrap();
+        copies.push(to.to_str().unwrap().to_string());
+    }
+    let mut args = vec!["-q", "diff", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    args.extend(copies.iter().map(String::as_str));
+    let json = run_json(&args);
+    let peak = &oracle["combined_peak"]["bytes"];
+    let leaked: u64 = oracle["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["leaked_bytes"].as_u64().unwrap())
+        .sum();
+    for side in ["before", "after"] {
+        assert_eq!(&json[side]["peak_memory"], peak, "{side}");
+        assert_eq!(json[side]["leaked_bytes"].as_u64(), Some(leaked), "{side}");
+    }
+    assert_eq!(json["verdict"], "no-change");
+    assert!(json["locations"].as_array().unwrap().iter().all(|l| l["status"] == "same"));
+    // Files of one set alone are not two sides.
+    let mut args = vec!["-q", "diff"];
+    args.extend(files.iter().map(String::as_str));
+    let run = memreport(&args);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("make 1 sets"), "{}", run.stderr);
+    std::fs::remove_dir_all(&copy).unwrap();
+}

@@ -218,69 +218,143 @@ struct Tally {
     growth: Option<f64>,
 }
 
-fn tally(analysis: &Analysis, by: By) -> (BTreeMap<String, Tally>, leaks::Leaks) {
-    let stacks = analysis.stacks();
-    let modules = ModuleResolver::new(analysis.header());
-    let mut out: BTreeMap<String, Tally> = BTreeMap::new();
-    // Raw innermost spelling → label, to place leak findings.
-    let mut raw_to_label: BTreeMap<String, String> = BTreeMap::new();
-    for mode in [Mode::Peak, Mode::Leaks] {
-        for e in analysis.entries(mode, Threads::Merged).unwrap_or_default() {
-            let stack = stacks.python_stack(e.python_node, e.representative_tid);
-            let key = label(stack.first().copied(), by, &modules);
-            if let Some(l) = stack.first() {
-                raw_to_label.entry(spell(l)).or_insert_with(|| key.clone());
-            }
-            let t = out.entry(key).or_default();
-            match mode {
-                Mode::Peak => t.peak.add(e.usage),
-                _ => t.leaked.add(e.usage),
-            }
-            if t.stack.is_empty() || e.usage.bytes > t.stack_bytes {
-                t.stack_bytes = e.usage.bytes;
-                t.stack = stack.iter().map(|l| spell(l)).collect();
-            }
-        }
-    }
-    if !analysis.is_aggregated() {
-        for site in analysis.sites().iter().filter(|s| stacks.keeps(s.python_node, s.tid)) {
-            let stack = stacks.python_stack(site.python_node, site.tid);
-            let key = label(stack.first().copied(), by, &modules);
-            let t = out.entry(key).or_default();
-            t.allocated.get_or_insert_with(Usage::default).add(site.allocated);
-            if t.stack.is_empty() {
-                t.stack = stack.iter().map(|l| spell(l)).collect();
-            }
-        }
-    }
-    let found = leaks::detect(analysis);
-    for f in &found.findings {
-        if let Some(t) = raw_to_label.get(&f.allocated_at).and_then(|k| out.get_mut(k)) {
-            *t.growth.get_or_insert(0.0) += f.growth_rate_bytes_per_s;
-        }
-    }
-    (out, found)
+/// One process of a side of a diff: its analysis, and where its rows at the peak come from.
+///
+/// A lone capture's rows at the peak are its own ([`Member::alone`]); a process of a capture
+/// set holds, at the set's combined peak, what a second pass closed at that moment left live
+/// ([`Member::at_combined_peak`], spec §5.11).
+#[derive(Debug, Clone, Copy)]
+pub struct Member<'a> {
+    /// The process's analysis: leaks, allocations and the leak verdict.
+    pub analysis: &'a Analysis,
+    /// The analysis and mode whose rows are the process's part of the side's peak; `None` when
+    /// it held nothing then.
+    pub peak: Option<(&'a Analysis, Mode)>,
 }
 
-fn side(analysis: &Analysis, found: &leaks::Leaks, tallies: &BTreeMap<String, Tally>) -> Side {
+impl<'a> Member<'a> {
+    /// A capture compared on its own.
+    pub fn alone(analysis: &'a Analysis) -> Member<'a> {
+        Member { analysis, peak: Some((analysis, Mode::Peak)) }
+    }
+
+    /// A process of a set, with `at_peak` its pass closed at the set's combined peak (its
+    /// [`Mode::Leaks`] rows are what it held then).
+    pub fn at_combined_peak(analysis: &'a Analysis, at_peak: Option<&'a Analysis>) -> Member<'a> {
+        Member { analysis, peak: at_peak.map(|a| (a, Mode::Leaks)) }
+    }
+}
+
+/// Adds one analysis's rows of `mode` to the tallies (`peak` or `leaked`, as `into_peak` says).
+fn tally_rows(
+    out: &mut BTreeMap<String, Tally>,
+    raw_to_label: &mut BTreeMap<String, String>,
+    analysis: &Analysis,
+    mode: Mode,
+    into_peak: bool,
+    by: By,
+) {
+    let stacks = analysis.stacks();
+    let modules = ModuleResolver::new(analysis.header());
+    for e in analysis.entries(mode, Threads::Merged).unwrap_or_default() {
+        let stack = stacks.python_stack(e.python_node, e.representative_tid);
+        let key = label(stack.first().copied(), by, &modules);
+        if let Some(l) = stack.first() {
+            raw_to_label.entry(spell(l)).or_insert_with(|| key.clone());
+        }
+        let t = out.entry(key).or_default();
+        if into_peak {
+            t.peak.add(e.usage);
+        } else {
+            t.leaked.add(e.usage);
+        }
+        if t.stack.is_empty() || e.usage.bytes > t.stack_bytes {
+            t.stack_bytes = e.usage.bytes;
+            t.stack = stack.iter().map(|l| spell(l)).collect();
+        }
+    }
+}
+
+/// A side's bytes by location, summed over its processes, with each process's leak findings.
+fn tally(members: &[Member<'_>], by: By) -> (BTreeMap<String, Tally>, Vec<leaks::Leaks>) {
+    let mut out: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut found_all = Vec::new();
+    for m in members {
+        let analysis = m.analysis;
+        let stacks = analysis.stacks();
+        let modules = ModuleResolver::new(analysis.header());
+        // Raw innermost spelling → label, to place leak findings.
+        let mut raw_to_label: BTreeMap<String, String> = BTreeMap::new();
+        if let Some((source, mode)) = m.peak {
+            tally_rows(&mut out, &mut raw_to_label, source, mode, true, by);
+        }
+        tally_rows(&mut out, &mut raw_to_label, analysis, Mode::Leaks, false, by);
+        if !analysis.is_aggregated() {
+            for site in analysis.sites().iter().filter(|s| stacks.keeps(s.python_node, s.tid)) {
+                let stack = stacks.python_stack(site.python_node, site.tid);
+                let key = label(stack.first().copied(), by, &modules);
+                let t = out.entry(key).or_default();
+                t.allocated.get_or_insert_with(Usage::default).add(site.allocated);
+                if t.stack.is_empty() {
+                    t.stack = stack.iter().map(|l| spell(l)).collect();
+                }
+            }
+        }
+        let found = leaks::detect(analysis);
+        for f in &found.findings {
+            if let Some(t) = raw_to_label.get(&f.allocated_at).and_then(|k| out.get_mut(k)) {
+                *t.growth.get_or_insert(0.0) += f.growth_rate_bytes_per_s;
+            }
+        }
+        found_all.push(found);
+    }
+    (out, found_all)
+}
+
+/// A side's totals: a lone capture's, or a set's (the combined peak given, the rest summed; the
+/// worst leak verdict).
+fn side(
+    members: &[Member<'_>],
+    found: &[leaks::Leaks],
+    tallies: &BTreeMap<String, Tally>,
+    combined_peak: Option<u64>,
+) -> Side {
+    let filters = members.iter().any(|m| m.analysis.stacks().filters_rows());
+    let aggregated = members.iter().any(|m| m.analysis.is_aggregated());
     // With a view that keeps only some allocations, the totals are theirs: the bytes they held
     // at the peak, and what they allocated (the tallies hold each kept site once).
-    let (peak_memory, allocated) = if analysis.stacks().filters_rows() {
-        let peak = analysis.total(Mode::Peak).unwrap_or_default().bytes;
-        let allocated = (!analysis.is_aggregated())
-            .then(|| Usage::sum(tallies.values().filter_map(|t| t.allocated)));
-        (peak, allocated)
-    } else {
-        (analysis.peak_memory(), analysis.allocated())
+    let peak_memory = match (filters, combined_peak, members) {
+        (false, None, [m]) => m.analysis.peak_memory(),
+        (false, Some(peak), _) => peak,
+        _ => Usage::sum(tallies.values().map(|t| t.peak)).bytes,
     };
+    let allocated = if aggregated {
+        None
+    } else if filters {
+        Some(Usage::sum(tallies.values().filter_map(|t| t.allocated)))
+    } else {
+        members.iter().map(|m| m.analysis.allocated()).collect::<Option<Vec<_>>>().map(Usage::sum)
+    };
+    let worst = |v: Verdict| match v {
+        Verdict::Leak => 2,
+        Verdict::Inconclusive => 1,
+        Verdict::NoLeak => 0,
+    };
+    let first = members.first().map(|m| m.analysis);
     Side {
         peak_memory,
-        leaked: analysis.total(Mode::Leaks).unwrap_or_default(),
+        leaked: Usage::sum(
+            members.iter().map(|m| m.analysis.total(Mode::Leaks).unwrap_or_default()),
+        ),
         allocated,
-        duration_s: analysis.duration_s(),
-        format_version: analysis.header().version,
-        aggregated: analysis.is_aggregated(),
-        leak_verdict: found.verdict,
+        duration_s: members.iter().map(|m| m.analysis.duration_s()).fold(0.0, f64::max),
+        format_version: first.map_or(0, |a| a.header().version),
+        aggregated,
+        leak_verdict: found
+            .iter()
+            .map(|f| f.verdict)
+            .max_by_key(|&v| worst(v))
+            .unwrap_or(Verdict::NoLeak),
     }
 }
 
@@ -299,9 +373,25 @@ fn significant(before: u64, after: u64) -> i8 {
 
 /// Compares two analyses (made with per-site series, the default) location by location.
 pub fn diff(before: &Analysis, after: &Analysis, by: By) -> Diff {
-    let (tb, found_b) = tally(before, by);
-    let (ta, found_a) = tally(after, by);
-    let (sb, sa) = (side(before, &found_b, &tb), side(after, &found_a, &ta));
+    diff_sides((&[Member::alone(before)], None), (&[Member::alone(after)], None), by)
+}
+
+/// Compares two capture sets (a worker pool before and after a deploy) location by location:
+/// each side's rows are its processes' rows summed, its peak its combined peak (given with
+/// the side), its leaks their leaks, its leak verdict the worst of theirs.
+pub fn diff_sets(before: (&[Member<'_>], u64), after: (&[Member<'_>], u64), by: By) -> Diff {
+    diff_sides((before.0, Some(before.1)), (after.0, Some(after.1)), by)
+}
+
+fn diff_sides(
+    before: (&[Member<'_>], Option<u64>),
+    after: (&[Member<'_>], Option<u64>),
+    by: By,
+) -> Diff {
+    let (tb, found_b) = tally(before.0, by);
+    let (ta, found_a) = tally(after.0, by);
+    let sb = side(before.0, &found_b, &tb, before.1);
+    let sa = side(after.0, &found_a, &ta, after.1);
     let mut keys: Vec<&String> = tb.keys().chain(ta.keys()).collect();
     keys.sort();
     keys.dedup();
@@ -356,8 +446,9 @@ pub fn diff(before: &Analysis, after: &Analysis, by: By) -> Diff {
     let leak_began =
         (sa.leak_verdict == Verdict::Leak && sb.leak_verdict != Verdict::Leak).then(|| LeakBegan {
             first_finding: found_a
-                .findings
-                .first()
+                .iter()
+                .find(|f| f.verdict == Verdict::Leak)
+                .and_then(|f| f.findings.first())
                 .map(|f| (f.location.clone(), f.growth_rate_bytes_per_s)),
         });
     let leak_ended = sb.leak_verdict == Verdict::Leak && sa.leak_verdict == Verdict::NoLeak;

@@ -256,10 +256,12 @@ pub(crate) enum Command {
     /// Locations match by function and file (no line numbers, with --by function), with paths
     /// made portable (site-packages, stdlib and sys.path prefixes dropped).
     Diff {
-        /// The capture before the change.
-        before: PathBuf,
-        /// The capture after the change.
-        after: PathBuf,
+        /// The capture before the change, then the capture after it. Or two capture sets, each
+        /// a parent's capture and its children's (`memray run --follow-fork`): `before.bin
+        /// before.bin.* after.bin after.bin.*`, told apart by name (`NAME` and `NAME.PID` in one
+        /// folder are one set).
+        #[arg(required = true, num_args = 2.., value_name = "CAPTURES")]
+        captures: Vec<PathBuf>,
         #[command(flatten)]
         view: ViewArgs,
         #[command(flatten)]

@@ -225,19 +225,12 @@ pub fn run_on(
                 set => commands::set::flamegraph(&cx, set, output, view, &mut out, stderr),
             }
         }
-        Command::Diff {
-            before,
-            after,
-            view: _,
-            window: _,
-            output,
-            json,
-            by,
-            n,
-            fail_on_increase,
-        } => {
+        Command::Diff { captures, view: _, window: _, output, json, by, n, fail_on_increase } => {
             let opts = DiffOptions { output, json, by: by.into(), n, fail_on_increase };
-            commands::diff(&cx, &before, &after, opts, &mut out, stderr)
+            match captures.as_slice() {
+                [before, after] => commands::diff(&cx, before, after, opts, &mut out, stderr),
+                sets => commands::set::diff(&cx, sets, opts, &mut out, stderr),
+            }
         }
         Command::Leaks { captures, view: _, window: _, json } => match captures.as_slice() {
             [capture] => commands::leaks(&cx, capture, json, &mut out, stderr),

@@ -352,3 +352,100 @@ pub(crate) fn report(
     write_page(cx, target.as_deref(), &page, out, stderr)?;
     Ok(EXIT_OK)
 }
+
+/// A set's name: its folder and its parent's file name.
+type Family = (Option<PathBuf>, String);
+
+/// The two sets of a diff's files: `NAME` and `NAME.PID` in one folder are one set, the sets in
+/// the order their first file was given.
+fn two_sets(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Failure> {
+    let family = |p: &Path| {
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let base = match name.rsplit_once('.') {
+            Some((base, pid)) if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) => {
+                base.to_string()
+            }
+            _ => name,
+        };
+        (p.parent().map(Path::to_path_buf), base)
+    };
+    let mut sets: Vec<(Family, Vec<PathBuf>)> = Vec::new();
+    for p in paths {
+        let key = family(p);
+        match sets.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, files)) => files.push(p.clone()),
+            None => sets.push((key, vec![p.clone()])),
+        }
+    }
+    match <[_; 2]>::try_from(sets) {
+        Ok([(_, before), (_, after)]) => Ok((before, after)),
+        Err(sets) => Err(Failure {
+            message: format!(
+                "a diff compares two captures, or two capture sets (before.bin before.bin.* \
+                 after.bin after.bin.*); these {} files make {} sets",
+                paths.len(),
+                sets.len()
+            ),
+            code: crate::EXIT_BAD_INPUT,
+        }),
+    }
+}
+
+/// A side of a set diff: each process with its pass at the side's combined peak.
+fn diff_members<'a>(
+    members: &'a [Member],
+    parts: &'a [Part],
+) -> Vec<memreport_analysis::diff::Member<'a>> {
+    members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let at_peak = parts.iter().find(|p| p.member == i).and_then(|p| p.second.as_ref());
+            memreport_analysis::diff::Member::at_combined_peak(&m.analysis, at_peak)
+        })
+        .collect()
+}
+
+/// `memreport diff` of two capture sets: each side's processes summed, its peak its combined
+/// peak, its leak verdict the worst of its processes'.
+pub(crate) fn diff(
+    cx: &Context,
+    paths: &[PathBuf],
+    opts: super::DiffOptions,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let (before, after) = two_sets(paths)?;
+    if opts.output.is_some() {
+        return Err(Failure {
+            message: "the diff page (-o) compares two captures; for two capture sets, use the \
+                      text or --json"
+                .to_string(),
+            code: crate::EXIT_BAD_INPUT,
+        });
+    }
+    let threads = Threads::Merged;
+    let side = |paths: &[PathBuf], stderr: &mut dyn Write| -> Result<_, Failure> {
+        let members = read(cx, paths, &[], true, threads, stderr)?;
+        let peak = peak_of(cx, &members);
+        let parts = parts(cx, &members, Mode::Peak, threads, peak.as_ref(), stderr)?;
+        Ok((members, peak.map_or(0, |p| p.bytes), parts))
+    };
+    let (mb, peak_b, parts_b) = side(&before, stderr)?;
+    let (ma, peak_a, parts_a) = side(&after, stderr)?;
+    let (b, a) = (diff_members(&mb, &parts_b), diff_members(&ma, &parts_a));
+    let result = memreport_analysis::diff::diff_sets((&b, peak_b), (&a, peak_a), opts.by);
+    if opts.json {
+        output(memreport_report::diff::write_json(out, &result, usize::MAX))?;
+    } else {
+        output(memreport_report::diff::write_text(out, &result, opts.n, cx.style))?;
+    }
+    match opts.fail_on_increase.and_then(|threshold| result.gate(threshold)) {
+        Some(crossed) => {
+            let _ =
+                writeln!(stderr, "memreport: {}", memreport_report::diff::crossed_text(&crossed));
+            Ok(crate::EXIT_GATE)
+        }
+        None => Ok(EXIT_OK),
+    }
+}
