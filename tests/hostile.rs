@@ -55,7 +55,18 @@ fn no_command_lets_a_control_character_of_the_capture_reach_the_terminal() {
     std::fs::create_dir_all(&dir).unwrap();
     let page = dir.join("page.html");
     let page = page.to_str().unwrap();
+    // A second process of a capture set, under a file name that attacks the terminal.
+    let evil = dir.join("evil\x1b]0;pwned\x07\u{202e}.bin");
+    std::fs::copy(capture, &evil).unwrap();
+    let evil = evil.to_str().unwrap();
     let commands: Vec<Vec<&str>> = vec![
+        vec!["top", capture, evil],
+        vec!["top", "--leaks", capture, evil],
+        vec!["tree", capture, evil],
+        vec!["leaks", capture, evil],
+        vec!["stats", capture, evil],
+        vec!["flamegraph", "-o", page, capture, evil],
+        vec!["report", "-o", page, capture, evil],
         vec!["info", capture],
         vec!["records", capture],
         vec!["stats", capture],
@@ -88,6 +99,14 @@ fn no_command_lets_a_control_character_of_the_capture_reach_the_terminal() {
             }
             escaped += String::from_utf8_lossy(&out).matches("\\x1b").count();
         }
+    }
+    // A set's pages name its files and command lines escaped too.
+    for command in ["flamegraph", "report"] {
+        let (code, _, err) = on_terminal(&["-q", command, "-o", page, capture, evil]);
+        assert_eq!(code, 0, "{}", String::from_utf8_lossy(&err));
+        let html = std::fs::read(page).unwrap();
+        assert!(!html.contains(&0x1b) && !html.contains(&0x07), "{command}: a raw control");
+        assert!(String::from_utf8_lossy(&html).contains("evil\\x1b]0"), "{command}");
     }
     // The names are there, escaped: not dropped.
     assert!(escaped > 50, "only {escaped} escaped ESC characters shown");

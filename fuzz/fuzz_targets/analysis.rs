@@ -1,7 +1,8 @@
 //! Any bytes: the whole analysis (live heap, peak, temporary allocations, stats, grouping, the
 //! call tree, leak detection, a diff against itself and every renderer of `stats`, `top`, `tree`,
 //! `leaks`, `diff`, `report` and `flamegraph`) ends in a result or a typed error, never a panic;
-//! and the same with sites merged across threads, as the commands run it. Every output, and the
+//! and the same with sites merged across threads, as the commands run it, and with a time window
+//! (whose peak never exceeds the run's) and the capture as a set of two. Every output, and the
 //! input bytes themselves cut at an arbitrary point, pass through the terminal's escaping writer
 //! without a control character left but the newline.
 #![no_main]
@@ -92,6 +93,29 @@ fuzz_target!(|data: &[u8]| {
     let found = memreport_analysis::leaks::detect(&merged);
     memreport_report::leaks::write_json(&mut sink, &merged, &found).unwrap();
     memreport_report::html::write_report(&mut sink, &merged, "fuzz.bin").unwrap();
+    // A time window from the input's last bytes: its peak never exceeds the run's, its leaks are
+    // a part of the live heap at its end; and the capture as a set of two processes.
+    let ends = data.len().checked_sub(2).map(|i| (data[i], data[i + 1]));
+    if let Some((a, b)) = ends {
+        let (from, to) = (f64::from(a.min(b)) / 50.0, f64::from(a.max(b)) / 50.0);
+        let window = memreport_analysis::Window::new(Some(from), Some(to)).expect("from <= to");
+        let Ok(capture) = Capture::from_bytes(data.to_vec()) else { return };
+        let run = Analyzer::new().threads(Threads::Merged).window(window).run(capture);
+        let whole = Capture::from_bytes(data.to_vec()).and_then(|c| Analyzer::new().run(c));
+        if let (Ok(windowed), Ok(whole)) = (run, whole) {
+            if !whole.is_aggregated() {
+                assert!(windowed.peak_memory() <= whole.peak_memory());
+                let pair = [&whole, &windowed];
+                if let Some(peak) = memreport_analysis::set::combined_peak(&pair, None) {
+                    assert_eq!(peak.held.len(), 2);
+                    let held = peak.held.iter().fold(0u64, |s, h| s.wrapping_add(h.heap));
+                    assert_eq!(held, peak.bytes);
+                }
+                let _ = memreport_analysis::set::combined_timeline(&pair);
+            }
+            memreport_report::html::write_report(&mut sink, &windowed, "window.bin").unwrap();
+        }
+    }
     terminal_safe(&sink, data);
 });
 

@@ -113,10 +113,17 @@ impl flame::Frames for SetFrames<'_> {
     }
 
     fn detail(&self, id: u32) -> Option<String> {
-        let Some(Origin::Node(p, NodeKind::Frame(f))) = self.origin.get(id as usize) else {
-            return None;
-        };
-        flame::frame_path(self.part(*p).analysis.stacks().frame(*f))
+        match self.origin.get(id as usize)? {
+            // A process node: its command line, as its capture recorded it.
+            Origin::Part(p) => {
+                let command = &self.part(*p).analysis.header().command_line;
+                Some(crate::text::cut_to(&visible(command), 200))
+            }
+            Origin::Node(p, NodeKind::Frame(f)) => {
+                flame::frame_path(self.part(*p).analysis.stacks().frame(*f))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -139,7 +146,9 @@ fn set_flame(
         .iter()
         .map(|p| {
             let row = &set.processes[p.process];
-            format!("process {} ({})", row.process.pid, visible(&row.file))
+            // The file's name: the table beside the graph has its whole path.
+            let name = row.file.rsplit('/').next().unwrap_or(&row.file);
+            format!("process {} ({})", row.process.pid, visible(name))
         })
         .collect();
     let places: Vec<Vec<Place>> = parts.iter().map(|p| p.analysis.places()).collect();
@@ -280,6 +289,8 @@ struct SetReportPage {
     header: Header,
     processes: Vec<ProcessCells>,
     memory_svg: Option<String>,
+    /// The sums of heap and RSS over time.
+    rss_svg: Option<String>,
     /// The chart's lines after the combined heap: their colour index and label.
     memory_keys: Vec<(usize, String)>,
     memory_note: String,
@@ -322,7 +333,7 @@ pub fn write_set_report(
             command: visible(&r.process.command).into_owned(),
         })
         .collect();
-    let (memory_svg, memory_note) = memory_chart(set, report);
+    let (memory_svg, rss_svg, memory_note) = memory_chart(set, report);
     let memory_keys = (set.processes.iter().take(MAX_PROCESS_LINES).enumerate())
         .map(|(i, r)| (i + 1, format!("process {}", r.process.pid)))
         .collect();
@@ -339,6 +350,7 @@ pub fn write_set_report(
         header: set_header(set, first, "Report"),
         processes,
         memory_svg,
+        rss_svg,
         memory_keys,
         memory_note,
         flames,
@@ -347,11 +359,14 @@ pub fn write_set_report(
 }
 
 /// The combined heap over time, with each process's heap on the same clock.
-fn memory_chart(set: &SetView<'_>, report: &SetReport<'_>) -> (Option<String>, String) {
+fn memory_chart(
+    set: &SetView<'_>,
+    report: &SetReport<'_>,
+) -> (Option<String>, Option<String>, String) {
     let start = set_start_ms(report);
     let seconds = |ms: u64| ((ms as f64 - start as f64) / 1000.0).max(0.0);
     if report.combined.is_empty() {
-        return (None, "No process of the set took a memory sample.".to_string());
+        return (None, None, "No process of the set took a memory sample.".to_string());
     }
     // Columns: the combined heap, then each process's heap at the same moments (the heap of
     // its last sample so far, 0 before its first and after its last).
@@ -401,10 +416,35 @@ fn memory_chart(set: &SetView<'_>, report: &SetReport<'_>) -> (Option<String>, S
     let note = format!(
         "The heaps of the {} processes on one clock: the first line is their sum, then one line \
          per process ({shown} shown). A process holds nothing before its first memory sample and \
-         after its last.",
+         after its last. The second chart sums their resident set sizes: forked processes share \
+         the pages they have not written since the fork, so the sum overstates what the \
+         machine held.",
         set.processes.len()
     );
-    (Some(chart.render()), note)
+    // The sums of RSS too, on a chart of their own: beside it, the heaps would be flattened.
+    let sums: Vec<(f64, Vec<u64>)> = (report.combined.iter())
+        .map(|c| (seconds(c.ms_since_epoch), vec![c.heap, c.rss]))
+        .collect();
+    let sums = bucket(&sums, t_end);
+    let rss = Chart {
+        times: sums.iter().map(|p| p.0).collect(),
+        series: vec![
+            Series {
+                label: "combined heap".to_string(),
+                values: sums.iter().map(|p| p.1[0]).collect(),
+            },
+            Series {
+                label: "combined RSS".to_string(),
+                values: sums.iter().map(|p| p.1[1]).collect(),
+            },
+        ],
+        marker: None,
+        t_end,
+        steps: true,
+        title: "Combined heap and resident set size over time".to_string(),
+        span: first_window(report),
+    };
+    (Some(chart.render()), Some(rss.render()), note)
 }
 
 /// Samples merged into at most [`MAX_POINTS`] buckets of equal time (the maxima of each).
