@@ -196,3 +196,25 @@ fn a_diff_of_two_sets_compares_their_combined_peaks_and_summed_leaks() {
     assert!(run.stderr.contains("make 1 sets"), "{}", run.stderr);
     std::fs::remove_dir_all(&copy).unwrap();
 }
+
+#[test]
+fn a_window_over_a_set_counts_from_the_set_s_start() {
+    let (files, oracle) = set();
+    let parent = &files[0];
+    // The workers start after 50 ms of the parent's run: a window that ends by then is the
+    // parent's alone, and the workers hold nothing in it.
+    let starts: Vec<i64> = oracle["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["start_ms"].as_i64().unwrap())
+        .collect();
+    let first_worker_s = (starts[1..].iter().min().unwrap() - starts[0]) as f64 / 1000.0;
+    let to = (first_worker_s / 2.0).to_string();
+    let mut args = vec!["-q", "top", "--json", "--leaks", "--to", &to];
+    args.extend(files.iter().map(String::as_str));
+    let set = run_json(&args);
+    let alone = run_json(&["-q", "top", "--json", "--leaks", "--to", &to, parent]);
+    assert_eq!(set["total_bytes"], alone["total_bytes"]);
+    assert!(alone["total_bytes"].as_u64().unwrap() > 0);
+}

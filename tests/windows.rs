@@ -176,6 +176,14 @@ fn leaks_to_t_is_what_was_live_at_t_and_windows_refuse_what_they_cannot_answer()
         assert_eq!(run.code, 2, "{args:?}");
         assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
     }
+    // A window after the last sample never opens: nothing at its peak, nothing leaked.
+    for mode in [&[][..], &["--leaks".to_string()][..]] {
+        let mut args = vec!["--from".to_string(), "1h".to_string()];
+        args.extend(mode.iter().cloned());
+        let (json, locations) = top(capture, &args);
+        assert_eq!(json["total_bytes"], 0, "{args:?}");
+        assert!(locations.is_empty(), "{args:?}");
+    }
     let aggregated = dir.join("v13-aggregated/capture.bin");
     let run = memreport(&["top", aggregated.to_str().unwrap(), "--to", "1"]);
     assert_eq!(run.code, 2);

@@ -479,8 +479,14 @@ impl Replay {
     /// with the first index still live. `None` without a window, or with one that opened at
     /// the start and never closed.
     pub(crate) fn take_window_leaks(&mut self) -> Option<(Vec<Usage>, Vec<u64>)> {
-        if !self.window.as_ref().is_some_and(WindowClock::restricts_leaks) {
+        let window = self.window.as_ref()?;
+        if !window.restricts_leaks() {
             return None;
+        }
+        // A window that never opened (it starts after the last sample) holds nothing.
+        if window.phase == Phase::Before {
+            let n = self.sites.len();
+            return Some((vec![Usage::default(); n], vec![u64::MAX; n]));
         }
         let (mut usage, mut first) = match self.window_leaks.take() {
             Some(leaks) => leaks,

@@ -105,7 +105,7 @@ pub struct ResolvedWindow {
     /// The window asked for.
     pub asked: Window,
     /// When it opened, seconds from the start: the time of its opening sample, 0 when it opened
-    /// at the start.
+    /// at the start, the run's end when it never opened (it starts after the last sample).
     pub from_s: f64,
     /// When it closed, seconds from the start: the time of its closing sample, the run's end
     /// when it never closed.
@@ -208,9 +208,11 @@ impl WindowClock {
 
     /// The window as it resolved; `duration_s` is the run's end.
     pub(crate) fn resolve(&self, duration_s: f64) -> ResolvedWindow {
+        // A window that never opened is empty, at the end of the run.
+        let unopened = if self.phase == Phase::Before { duration_s } else { 0.0 };
         ResolvedWindow {
             asked: self.asked,
-            from_s: self.opened_ms.map_or(0.0, |ms| self.seconds(ms)),
+            from_s: self.opened_ms.map_or(unopened, |ms| self.seconds(ms)),
             to_s: self.closed_ms.map_or(duration_s, |ms| self.seconds(ms)),
             opened_after: self.opened_after,
             closed_after: self.closed_after,

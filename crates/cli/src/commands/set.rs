@@ -30,6 +30,10 @@ fn shifted(window: Window, offset_s: f64) -> Window {
         return window;
     }
     let shift = |t: Option<f64>| t.map(|t| t - offset_s);
+    // A window that ends before the process started holds nothing of it: it never opens.
+    if shift(window.to_s()).is_some_and(|t| t < 0.0) {
+        return Window::new(Some(f64::MAX), None).unwrap_or(window);
+    }
     // A start before the process's own start is its start.
     let from = shift(window.from_s()).filter(|&t| t > 0.0);
     Window::new(from, shift(window.to_s())).unwrap_or(window)
