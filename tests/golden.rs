@@ -118,15 +118,7 @@ fn top_json_equals_memray_records_by_location() {
             let run = memreport(&args);
             assert_eq!(run.code, 0, "{n} {args:?}: {}", run.stderr);
             let json: Value = serde_json::from_slice(&run.stdout).unwrap();
-            let ours: BTreeMap<String, (u64, u64)> = json["locations"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|l| {
-                    let loc = l["location"].as_str().unwrap().to_string();
-                    (loc, (l["bytes"].as_u64().unwrap(), l["count"].as_u64().unwrap()))
-                })
-                .collect();
+            let ours = crate::common::top_locations(&json);
             if ours != want {
                 failures
                     .push(format!("{n}: top {flag:?}: memreport {ours:?}\n    memray {want:?}"));

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::common::{fixtures_dir, memreport};
+use crate::common::{fixtures_dir, memreport, top_locations};
 
 /// The set fixture's captures, the parent first then the workers by name, and memray's figures.
 fn set() -> (Vec<String>, Value) {
@@ -28,18 +28,6 @@ fn run_json(args: &[&str]) -> Value {
     let run = memreport(args);
     assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
     serde_json::from_slice(&run.stdout).unwrap()
-}
-
-fn locations(json: &Value) -> BTreeMap<String, (u64, u64)> {
-    json["locations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            let loc = l["location"].as_str().unwrap().to_string();
-            (loc, (l["bytes"].as_u64().unwrap(), l["count"].as_u64().unwrap()))
-        })
-        .collect()
 }
 
 #[test]
@@ -68,7 +56,7 @@ fn each_process_is_memrays_and_the_combined_peak_holds_what_each_held_then() {
         .iter()
         .map(|(k, v)| (k.clone(), (v[0].as_u64().unwrap(), v[1].as_u64().unwrap())))
         .collect();
-    let ours = locations(&json);
+    let ours = top_locations(&json);
     // memray's temporal rows can miss its own heap by a few stale bytes (spec §5.10); where they
     // add up, they must be ours exactly, and the block counts always.
     let counts = |m: &BTreeMap<String, (u64, u64)>| {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::common::{finish, fixtures, memreport, name, read_zst};
+use crate::common::{finish, fixtures, memreport, name, read_zst, top_locations};
 
 /// `--from`/`--to` arguments of an oracle window (`null`: that end open).
 fn window_args(window: &Value) -> Vec<String> {
@@ -28,15 +28,7 @@ fn top(capture: &str, extra: &[String]) -> (Value, BTreeMap<String, (u64, u64)>)
     let run = memreport(&args);
     assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
     let json: Value = serde_json::from_slice(&run.stdout).unwrap();
-    let locations = json["locations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            let loc = l["location"].as_str().unwrap().to_string();
-            (loc, (l["bytes"].as_u64().unwrap(), l["count"].as_u64().unwrap()))
-        })
-        .collect();
+    let locations = top_locations(&json);
     (json, locations)
 }
 

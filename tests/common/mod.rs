@@ -156,3 +156,16 @@ pub(crate) fn long_tail_capture(n: u64) -> Vec<u8> {
     b.trailer();
     b.finish()
 }
+
+/// The `locations` of a `top --json` output, as location → (bytes, count).
+pub(crate) fn top_locations(json: &Value) -> std::collections::BTreeMap<String, (u64, u64)> {
+    json["locations"]
+        .as_array()
+        .expect("top --json has locations")
+        .iter()
+        .map(|l| {
+            let loc = l["location"].as_str().unwrap().to_string();
+            (loc, (l["bytes"].as_u64().unwrap(), l["count"].as_u64().unwrap()))
+        })
+        .collect()
+}

@@ -46,16 +46,6 @@ struct ProcessJson<'a> {
 }
 
 #[derive(Serialize)]
-struct LocationJson<'a> {
-    location: &'a str,
-    bytes: u64,
-    count: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stack: Option<&'a [String]>,
-    n_stacks: usize,
-}
-
-#[derive(Serialize)]
 struct TopSetJson<'a> {
     mode: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,7 +57,7 @@ struct TopSetJson<'a> {
     total_count: u64,
     n_locations: usize,
     processes: Vec<ProcessJson<'a>>,
-    locations: Vec<LocationJson<'a>>,
+    locations: Vec<crate::top::LocationJson<'a>>,
 }
 
 fn round3(x: f64) -> f64 {
@@ -102,18 +92,8 @@ pub fn write_top_json(out: &mut dyn Write, set: &SetView<'_>, view: TopView<'_>)
         total_count: total.count,
         n_locations: view.groups.len(),
         processes: processes_json(set),
-        locations: view
-            .groups
-            .iter()
-            .take(view.limit)
-            .map(|g| LocationJson {
-                location: &g.location,
-                bytes: g.usage.bytes,
-                count: g.usage.count,
-                stack: view.with_stack.then_some(g.stack.as_slice()),
-                n_stacks: g.n_stacks,
-            })
-            .collect(),
+        // Groups of a set merge threads: no group names one.
+        locations: crate::top::locations_json(view, |_| String::new()),
     };
     let text = serde_json::to_string_pretty(&json).expect("plain data serialises");
     out.write_all(text.as_bytes())?;

@@ -10,8 +10,26 @@ use serde::Serialize;
 use crate::terminal::visible;
 use crate::text::{human_size, percent, Align, Style, Table};
 
+/// The `locations` of `top --json`, the first `view.limit` groups; `thread` names a group's
+/// thread when threads are split.
+pub(crate) fn locations_json<'a>(
+    view: TopView<'a>,
+    thread: impl Fn(u64) -> String,
+) -> Vec<LocationJson<'a>> {
+    (view.groups.iter().take(view.limit))
+        .map(|g| LocationJson {
+            location: &g.location,
+            bytes: g.usage.bytes,
+            count: g.usage.count,
+            stack: view.with_stack.then_some(g.stack.as_slice()),
+            thread: g.tid.map(&thread),
+            n_stacks: g.n_stacks,
+        })
+        .collect()
+}
+
 #[derive(Serialize)]
-struct LocationJson<'a> {
+pub(crate) struct LocationJson<'a> {
     location: &'a str,
     bytes: u64,
     count: u64,
@@ -68,19 +86,7 @@ pub fn write_json(out: &mut dyn Write, analysis: &Analysis, view: TopView<'_>) -
         total_count: total.count,
         n_locations: view.groups.len(),
         window: crate::text::WindowJson::of(analysis),
-        locations: view
-            .groups
-            .iter()
-            .take(view.limit)
-            .map(|g| LocationJson {
-                location: &g.location,
-                bytes: g.usage.bytes,
-                count: g.usage.count,
-                stack: view.with_stack.then_some(g.stack.as_slice()),
-                thread: g.tid.map(|t| stacks.thread_label(t)),
-                n_stacks: g.n_stacks,
-            })
-            .collect(),
+        locations: locations_json(view, |t| stacks.thread_label(t)),
     };
     let text = serde_json::to_string_pretty(&json).expect("plain data serialises");
     out.write_all(text.as_bytes())?;

@@ -86,10 +86,21 @@ pub(crate) fn diff(
         let target = (target.as_os_str() != "-").then_some(target.as_path());
         write_page(cx, target, &page, out, stderr)?;
     }
+    answer(cx, &result, &opts, out, stderr)
+}
+
+/// Writes a diff's answer (JSON or text) and applies `--fail-on-increase`: the exit status.
+pub(crate) fn answer(
+    cx: &Context,
+    result: &memreport_analysis::diff::Diff,
+    opts: &DiffOptions,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, Failure> {
     if opts.json {
-        output(memreport_report::diff::write_json(out, &result, usize::MAX))?;
+        output(memreport_report::diff::write_json(out, result, usize::MAX))?;
     } else {
-        output(memreport_report::diff::write_text(out, &result, opts.n, cx.style))?;
+        output(memreport_report::diff::write_text(out, result, opts.n, cx.style))?;
     }
     match opts.fail_on_increase.and_then(|threshold| result.gate(threshold)) {
         Some(crossed) => {

@@ -2,7 +2,7 @@
 //! for its answer, hands it to the report crate, and returns an exit status; none holds a rule of
 //! its own about memory.
 
-mod diff;
+pub(crate) mod diff;
 mod info;
 mod leaks;
 mod pages;

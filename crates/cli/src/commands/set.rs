@@ -439,17 +439,5 @@ pub(crate) fn diff(
     let (ma, peak_a, parts_a) = side(&after, stderr)?;
     let (b, a) = (diff_members(&mb, &parts_b), diff_members(&ma, &parts_a));
     let result = memreport_analysis::diff::diff_sets((&b, peak_b), (&a, peak_a), opts.by);
-    if opts.json {
-        output(memreport_report::diff::write_json(out, &result, usize::MAX))?;
-    } else {
-        output(memreport_report::diff::write_text(out, &result, opts.n, cx.style))?;
-    }
-    match opts.fail_on_increase.and_then(|threshold| result.gate(threshold)) {
-        Some(crossed) => {
-            let _ =
-                writeln!(stderr, "memreport: {}", memreport_report::diff::crossed_text(&crossed));
-            Ok(crate::EXIT_GATE)
-        }
-        None => Ok(EXIT_OK),
-    }
+    super::diff::answer(cx, &result, &opts, out, stderr)
 }
