@@ -48,5 +48,9 @@ mod windows;
 mod sets;
 // A capture whose names attack the terminal, through every command.
 mod hostile;
+// memreport check, the CI gate: limits against memray's figures, JSON, JUnit, sets, folders.
+mod check;
+// Captures wrapped in gzip or zstd, whole and cut short.
+mod wrapped;
 // Where -o writes: FIFOs, symlinks, hard links, modes, and never over an input.
 mod output;

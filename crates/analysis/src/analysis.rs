@@ -252,7 +252,7 @@ impl<'a> Analyzer<'a> {
 
     /// Analyses an opened capture in one pass.
     pub fn run(mut self, capture: Capture) -> Result<Analysis> {
-        let storage = capture.storage();
+        let storage = (capture.storage(), capture.wrapping());
         let body_offset = capture.body_offset();
         let (header, records) = capture.into_parts();
         let mut sink = Sink {

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use memreport_format::events::{Event, Events};
-use memreport_format::{Capture, Header, Result, Storage, StreamEnd};
+use memreport_format::{Capture, Header, Result, Storage, StreamEnd, Wrapping};
 
 /// A thread seen in the capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +38,8 @@ pub struct CaptureInfo {
     pub header: Header,
     /// LZ4 or raw.
     pub storage: Storage,
+    /// The gzip or zstd stream put around the file after memray wrote it, if any.
+    pub wrapping: Option<Wrapping>,
     /// Stream offset where the body starts.
     pub body_offset: u64,
     /// How the body ended.
@@ -76,7 +78,7 @@ impl CaptureInfo {
 
     /// Reads an opened capture once, start to end.
     pub fn from_capture(capture: Capture) -> Result<CaptureInfo> {
-        let storage = capture.storage();
+        let (storage, wrapping) = (capture.storage(), capture.wrapping());
         let body_offset = capture.body_offset();
         let (header, records) = capture.into_parts();
         let mut events = Events::new(header, records);
@@ -86,14 +88,14 @@ impl CaptureInfo {
                 span.add(sample.ms_since_epoch);
             }
         }
-        Ok(CaptureInfo::after_pass(&events, storage, body_offset, span))
+        Ok(CaptureInfo::after_pass(&events, (storage, wrapping), body_offset, span))
     }
 
     /// The facts of a capture whose events have all been read (by this module or by the
     /// analysis pass, which gathers them on the way).
     pub(crate) fn after_pass(
         events: &Events,
-        storage: Storage,
+        (storage, wrapping): (Storage, Option<Wrapping>),
         body_offset: u64,
         span: SampleSpan,
     ) -> CaptureInfo {
@@ -115,6 +117,7 @@ impl CaptureInfo {
             .collect();
         CaptureInfo {
             storage,
+            wrapping,
             body_offset,
             end,
             n_records: counts.records,

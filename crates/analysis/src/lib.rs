@@ -48,6 +48,7 @@
 #![deny(missing_docs)]
 
 mod analysis;
+pub mod check;
 pub mod diff;
 mod files;
 pub mod group;
@@ -70,7 +71,7 @@ pub use analysis::{Analysis, Analyzer, Entry, Mode, Progress, Site, Threads, Una
 /// crate alone. The records themselves stay in `memreport-format`.
 pub use memreport_format::{
     Allocator, Capture, Error, ErrorKind, FileFormat, Header, PythonAllocator, Storage, StreamEnd,
-    Truncation,
+    Truncation, Wrapping,
 };
 pub use stacks::Symbolization;
 pub use symbols::SymbolSource;

@@ -125,6 +125,20 @@ impl ViewArgs {
     }
 }
 
+/// A size limit (`512MB`, `1.5GiB`, bytes), read by the analysis crate's parser.
+fn parse_size(text: &str) -> Result<u64, String> {
+    match text.parse::<Threshold>() {
+        Ok(Threshold::Bytes(b)) => Ok(b),
+        Ok(Threshold::Percent(_)) => Err(format!("a size, not a share: {}", text.trim())),
+        Err(e) => Err(format!("{e}: {}", text.trim())),
+    }
+}
+
+/// A growth rate (`1MB/s`, `10MB/h`), read by the analysis crate's parser.
+fn parse_rate(text: &str) -> Result<memreport_analysis::check::Rate, String> {
+    text.parse().map_err(|e| format!("{e}: {}", text.trim()))
+}
+
 /// `--from` and `--to`'s values, read by the analysis crate's parser.
 fn parse_time(text: &str) -> Result<f64, String> {
     memreport_analysis::parse_time(text).map_err(|e| e.to_string())
@@ -283,6 +297,40 @@ pub(crate) enum Command {
         /// `1.5GiB`, `512`) or a share of the value before (`5%`).
         #[arg(long, value_name = "THRESHOLD", value_parser = parse_threshold)]
         fail_on_increase: Option<Threshold>,
+    },
+    /// The CI gate: exit 1 when a capture crosses a limit, with a line per limit crossed naming
+    /// the figure and the location responsible; 0 when every limit holds; 2 on bad input.
+    ///
+    /// Each capture is a case; a folder stands for the captures in it (pytest-memray's
+    /// per-test captures: one case per test), and `NAME` with its `NAME.PID` files is one case,
+    /// its processes checked together (the combined peak, their leaks summed). Growth limits
+    /// count only confident growth, the findings that make `leaks` say "leak".
+    Check {
+        /// Captures, capture sets (app.bin app.bin.*) or folders of captures.
+        #[arg(required = true, num_args = 1..)]
+        captures: Vec<PathBuf>,
+        #[command(flatten)]
+        view: ViewArgs,
+        #[command(flatten)]
+        window: WindowArgs,
+        /// Peak memory at most this: `512MB`, `1.5GiB`, bytes.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_peak: Option<u64>,
+        /// Bytes still live at the end at most this.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_leaked: Option<u64>,
+        /// No location may keep growing (the leak verdict must not be "leak").
+        #[arg(long)]
+        no_growth: bool,
+        /// No location may grow faster than this: `1MB/s`, `10MB/h`.
+        #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+        max_growth: Option<memreport_analysis::check::Rate>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Also write a JUnit XML report (one test case per capture) to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// A self-contained HTML flame graph of what was live at the peak (default), still live at
     /// the end (--leaks), or allocated and freed almost at once (--temporary).

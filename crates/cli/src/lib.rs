@@ -95,6 +95,7 @@ pub fn run_on(
         | Command::Flamegraph { view, .. }
         | Command::Leaks { view, .. }
         | Command::Diff { view, .. }
+        | Command::Check { view, .. }
         | Command::Report { view, .. } => match view.view() {
             Ok(v) => (Some(v), view.symbols()),
             Err(e) => {
@@ -111,6 +112,7 @@ pub fn run_on(
         | Command::Leaks { window, .. }
         | Command::Diff { window, .. }
         | Command::Report { window, .. }
+        | Command::Check { window, .. }
         | Command::Stats { window, .. } => match window.window() {
             Ok(w) => w,
             Err(e) => {
@@ -149,6 +151,7 @@ pub fn run_on(
         | Command::Stats { json, .. }
         | Command::Top { json, .. }
         | Command::Diff { json, .. }
+        | Command::Check { json, .. }
         | Command::Leaks { json, .. } => !json,
         Command::Records { .. } => terminal.stdout,
         Command::Tree { .. } => true,
@@ -160,6 +163,7 @@ pub fn run_on(
             | Command::Stats { json: true, .. }
             | Command::Top { json: true, .. }
             | Command::Diff { json: true, .. }
+            | Command::Check { json: true, .. }
             | Command::Leaks { json: true, .. }
     );
     let mut safe_out;
@@ -236,6 +240,22 @@ pub fn run_on(
             [capture] => commands::leaks(&cx, capture, json, &mut out, stderr),
             set => commands::set::leaks(&cx, set, json, &mut out, stderr),
         },
+        Command::Check {
+            captures,
+            view: _,
+            window: _,
+            max_peak,
+            max_leaked,
+            no_growth,
+            max_growth,
+            json,
+            junit,
+        } => {
+            let limits =
+                memreport_analysis::check::Limits { max_peak, max_leaked, no_growth, max_growth };
+            let opts = commands::CheckOptions { limits, json, junit };
+            commands::check(&cx, &captures, opts, &mut out, stderr)
+        }
         Command::Report { captures, view: _, window: _, output } => match captures.as_slice() {
             [capture] => commands::report(&cx, capture, output, &mut out, stderr),
             set => commands::set::report(&cx, set, output, &mut out, stderr),

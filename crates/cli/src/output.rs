@@ -70,8 +70,9 @@ pub(crate) fn warn_truncated(stderr: &mut dyn Write, path: &Path, end: Option<St
     if let Some(StreamEnd::Truncated(t)) = end {
         let _ = writeln!(
             stderr,
-            "memreport: warning: {}: truncated capture (no trailer); read {} records up to byte {}",
+            "memreport: warning: {}: truncated capture ({}); read {} records up to byte {}",
             shown(path),
+            memreport_report::info::truncation_cause(&t),
             t.records_read,
             t.offset
         );

@@ -80,6 +80,10 @@ pub enum ErrorKind {
     /// The file ends inside its LZ4 frame before the header could be decoded (a capture cut
     /// while it was written, or copied in part).
     Lz4FrameCut,
+    /// The gzip or zstd stream the capture was wrapped in is corrupt.
+    WrappingCorrupt(crate::Wrapping),
+    /// The file ends inside its gzip or zstd stream before the header could be decoded.
+    WrappingCut(crate::Wrapping),
     /// Reading the file failed.
     Io(io::ErrorKind),
 }
@@ -176,6 +180,12 @@ impl fmt::Display for ErrorKind {
             ErrorKind::UnexpectedEof => write!(f, "unexpected end of data inside a record"),
             ErrorKind::RecordTooLarge => write!(f, "record longer than 64 MiB (corrupt length)"),
             ErrorKind::Lz4Frame => write!(f, "corrupt LZ4 frame"),
+            ErrorKind::WrappingCorrupt(w) => write!(f, "corrupt {} stream", w.name()),
+            ErrorKind::WrappingCut(w) => write!(
+                f,
+                "the {} stream is cut: the file ends before the capture's header could be decoded",
+                w.name()
+            ),
             ErrorKind::Lz4FrameCut => {
                 write!(f, "the LZ4 frame is cut: the file ends before its header could be decoded")
             }

@@ -545,6 +545,7 @@ impl Events {
             records_read: self.counts.records,
             partial_record_type: None,
             lz4_cut: false,
+            wrapping_cut: false,
         }))
     }
 
@@ -559,14 +560,14 @@ impl Events {
             Some(tid) => Ok((tid, &mut self.current)),
             None => Err(Error::new(ErrorKind::NoCurrentThread, offset)
                 .at_record(self.records.records_read().saturating_sub(1))
-                .of_lz4(self.records.is_lz4())),
+                .of_lz4(self.records.is_decompressed())),
         }
     }
 
     fn corrupt(&self, kind: ErrorKind, offset: u64) -> Error {
         Error::new(kind, offset)
             .at_record(self.records.records_read().saturating_sub(1))
-            .of_lz4(self.records.is_lz4())
+            .of_lz4(self.records.is_decompressed())
     }
 
     fn handle(&mut self, record: Record, offset: u64) -> Result<Option<Event>> {

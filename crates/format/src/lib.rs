@@ -51,8 +51,8 @@ mod source;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod wire;
+mod wrapping;
 
-use std::io::Read;
 use std::path::Path;
 
 pub use error::{Error, ErrorKind, Result};
@@ -63,8 +63,9 @@ pub use record::{
 };
 pub use records::{Records, StreamEnd, Truncation};
 pub use source::Storage;
+pub use wrapping::Wrapping;
 
-use source::ByteStream;
+use source::{ByteStream, Source};
 
 /// The longest header read: memray's headers are a few KiB (the command line and the
 /// interpreter's path lists); 16 MiB leaves room for any real one.
@@ -74,6 +75,7 @@ pub const MAX_HEADER_BYTES: u64 = 16 << 20;
 pub struct Capture {
     header: Header,
     storage: Storage,
+    wrapping: Option<Wrapping>,
     body_offset: u64,
     stream: ByteStream,
 }
@@ -81,60 +83,69 @@ pub struct Capture {
 impl Capture {
     /// Opens a capture file.
     pub fn open(path: impl AsRef<Path>) -> Result<Capture> {
-        let (storage, reader, limit) = source::open_file(path.as_ref())?;
-        Capture::from_parts(storage, reader, limit)
+        Capture::from_source(source::open_file(path.as_ref())?)
     }
 
     /// Reads a capture held in memory.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Capture> {
-        let (storage, reader, limit) = source::open_bytes(bytes)?;
-        Capture::from_parts(storage, reader, limit)
+        Capture::from_source(source::open_bytes(bytes)?)
     }
 
-    fn from_parts(
-        storage: Storage,
-        reader: Box<dyn Read + Send>,
-        limit: Option<u64>,
-    ) -> Result<Capture> {
-        Capture::read_header(storage, reader, limit).map_err(|e| e.of_lz4(storage == Storage::Lz4))
+    fn from_source(source: Source) -> Result<Capture> {
+        let decompressed = source.storage == Storage::Lz4 || source.wrapping.is_some();
+        Capture::read_header(source).map_err(|e| e.of_lz4(decompressed))
     }
 
-    fn read_header(
-        storage: Storage,
-        reader: Box<dyn Read + Send>,
-        limit: Option<u64>,
-    ) -> Result<Capture> {
-        let mut stream = ByteStream::new(storage, reader);
+    fn read_header(source: Source) -> Result<Capture> {
+        let Source { storage, wrapping, reader, limit } = source;
+        let wrapped = wrapping.as_ref().map(|w| w.0);
+        let mut stream = ByteStream::new(storage, wrapping, reader, limit);
         stream.fill(1)?;
+        // The header of a raw stream may end in zeros that the trailing-zero rule held back
+        // (nothing but padding after it): they are put back once, and the body then ends there.
+        let mut restored = false;
         loop {
             let avail = stream.available();
+            let avail_len = avail.len();
             match header::parse_header(avail) {
                 Ok((rest, header)) => {
                     let used = avail.len() - rest.len();
                     stream.consume(used);
                     stream.set_limit(limit);
-                    return Ok(Capture { header, storage, body_offset: used as u64, stream });
+                    if restored {
+                        stream.end_here();
+                    }
+                    let body_offset = used as u64;
+                    return Ok(Capture { header, storage, wrapping: wrapped, body_offset, stream });
                 }
                 Err(nom::Err::Incomplete(_)) => {
+                    if stream.at_eof() && !restored {
+                        restored = stream.restore_trailing_zeros(MAX_HEADER_BYTES as usize);
+                        if restored {
+                            continue;
+                        }
+                    }
                     if stream.at_eof() {
-                        let kind = if stream.was_cut() {
+                        let kind = if let (true, Some(w)) = (stream.wrapping_was_cut(), wrapped) {
+                            ErrorKind::WrappingCut(w)
+                        } else if stream.was_cut() {
                             ErrorKind::Lz4FrameCut
-                        } else if avail.is_empty() {
+                        } else if avail_len == 0 {
                             ErrorKind::Empty
                         } else {
                             ErrorKind::HeaderTruncated
                         };
-                        return Err(Error::new(kind, avail.len() as u64));
+                        return Err(Error::new(kind, avail_len as u64));
                     }
                     // The window doubles until the header is whole, so a long header is parsed
                     // a logarithmic number of times, not once per refill; and one longer than
                     // any memray writes is refused before it is read whole (a header bomb: a
                     // few hundred KiB of LZ4 that inflate to a 512 MiB command line).
-                    if avail.len() as u64 >= MAX_HEADER_BYTES {
+                    if avail_len as u64 >= MAX_HEADER_BYTES {
                         let kind = ErrorKind::HeaderTooLong { limit: MAX_HEADER_BYTES };
-                        return Err(Error::new(kind, avail.len() as u64));
+                        return Err(Error::new(kind, avail_len as u64));
                     }
-                    let want = (avail.len() * 2).clamp(4096, MAX_HEADER_BYTES as usize);
+                    let want = (avail_len * 2).clamp(4096, MAX_HEADER_BYTES as usize);
                     stream.fill(want)?;
                 }
                 Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
@@ -158,6 +169,11 @@ impl Capture {
     /// Whether the file is LZ4-compressed.
     pub fn is_compressed(&self) -> bool {
         self.storage == Storage::Lz4
+    }
+
+    /// The gzip or zstd stream the file was wrapped in after memray wrote it, if any.
+    pub fn wrapping(&self) -> Option<Wrapping> {
+        self.wrapping
     }
 
     /// Stream offset of the first body record.

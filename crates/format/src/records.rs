@@ -24,6 +24,8 @@ pub struct Truncation {
     pub partial_record_type: Option<u8>,
     /// The file was an LZ4 frame cut before its end mark.
     pub lz4_cut: bool,
+    /// The file was a gzip or zstd stream cut before its end (a partial copy or upload).
+    pub wrapping_cut: bool,
 }
 
 /// How the body ended.
@@ -142,9 +144,10 @@ impl Records {
         self.end
     }
 
-    /// Whether the capture is LZ4-compressed (error offsets are then in its decompressed stream).
-    pub(crate) fn is_lz4(&self) -> bool {
-        self.stream.is_lz4()
+    /// Whether the capture is LZ4-compressed or wrapped (error offsets are then in its
+    /// decompressed stream).
+    pub(crate) fn is_decompressed(&self) -> bool {
+        self.stream.is_decompressed()
     }
 
     /// Number of records decoded so far.
@@ -163,6 +166,7 @@ impl Records {
             records_read: self.index,
             partial_record_type,
             lz4_cut: self.stream.was_cut(),
+            wrapping_cut: self.stream.wrapping_was_cut(),
         }));
     }
 
@@ -388,7 +392,7 @@ impl Iterator for Records {
     type Item = Result<Record>;
 
     fn next(&mut self) -> Option<Result<Record>> {
-        let lz4 = self.stream.is_lz4();
+        let lz4 = self.stream.is_decompressed();
         self.step().map(|r| r.map_err(|e| e.of_lz4(lz4)))
     }
 }

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use memreport_analysis::group::thread_name_shape;
 use memreport_analysis::info::{CaptureInfo, ThreadInfo};
-use memreport_analysis::{Storage, StreamEnd};
+use memreport_analysis::{Storage, StreamEnd, Truncation};
 use serde_json::{json, Value};
 
 use crate::terminal::visible;
@@ -16,14 +16,25 @@ pub(crate) fn python_version(hex: u32) -> String {
     format!("{}.{}.{}", hex >> 24, (hex >> 16) & 0xff, (hex >> 8) & 0xff)
 }
 
+/// Why a capture ended early, in a few words: the file was cut inside a compressed stream (a
+/// partial copy), or memray never wrote the trailer (the process was killed).
+pub fn truncation_cause(t: &Truncation) -> &'static str {
+    if t.wrapping_cut {
+        "the compressed file is cut short"
+    } else if t.lz4_cut {
+        "the LZ4 frame is cut short"
+    } else {
+        "no trailer"
+    }
+}
+
 /// Warnings a reader of this capture should see.
 pub fn warnings(info: &CaptureInfo) -> Vec<String> {
     let mut out = Vec::new();
     if let StreamEnd::Truncated(t) = info.end {
-        let why = if t.lz4_cut {
-            "the LZ4 frame is cut short"
-        } else {
-            "no trailer: the traced process did not exit normally"
+        let why = match truncation_cause(&t) {
+            "no trailer" => "no trailer: the traced process did not exit normally",
+            cause => cause,
         };
         out.push(format!(
             "truncated capture ({why}); read {} records up to byte {}",
@@ -57,6 +68,7 @@ pub fn to_json(info: &CaptureInfo) -> Value {
         "format_version": h.version,
         "file_format": h.file_format.name(),
         "compressed": info.storage == Storage::Lz4,
+        "wrapping": info.wrapping.map(|w| w.name()),
         "truncated": info.truncated(),
         "command_line": h.command_line,
         "pid": h.pid,
@@ -87,6 +99,16 @@ pub fn to_json(info: &CaptureInfo) -> Value {
     })
 }
 
+/// How the file is compressed, in words: memray's LZ4, and any gzip or zstd stream around it.
+fn compression(info: &CaptureInfo) -> String {
+    match (info.storage == Storage::Lz4, info.wrapping) {
+        (false, None) => "no".to_string(),
+        (true, None) => "lz4".to_string(),
+        (false, Some(w)) => w.name().to_string(),
+        (true, Some(w)) => format!("lz4 inside {}", w.name()),
+    }
+}
+
 /// `memreport info` for a terminal: one aligned `name  value` line per fact.
 pub fn write_text(out: &mut dyn Write, info: &CaptureInfo) -> io::Result<()> {
     let h = &info.header;
@@ -94,7 +116,7 @@ pub fn write_text(out: &mut dyn Write, info: &CaptureInfo) -> io::Result<()> {
     let mut rows: Vec<(&str, String)> = vec![
         ("format version", h.version.to_string()),
         ("file format", h.file_format.name().to_string()),
-        ("compressed", yes_no(info.storage == Storage::Lz4).to_string()),
+        ("compressed", compression(info)),
         ("truncated", yes_no(info.truncated()).to_string()),
         ("command line", h.command_line.clone()),
         ("pid", h.pid.to_string()),

@@ -19,6 +19,7 @@
 //! * [`unavailable`] — why a view is missing, in words.
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod diff;
 pub mod html;
 pub mod info;

@@ -2,6 +2,7 @@
 //! for its answer, hands it to the report crate, and returns an exit status; none holds a rule of
 //! its own about memory.
 
+mod check;
 pub(crate) mod diff;
 mod info;
 mod leaks;
@@ -18,6 +19,7 @@ use memreport_report::text::human_size;
 
 use crate::output::{shown, warn_truncated, Context, Failure};
 
+pub(crate) use check::{check, CheckOptions};
 pub(crate) use diff::{diff, DiffOptions};
 pub(crate) use info::{info, records};
 pub(crate) use leaks::leaks;

@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use memreport_analysis::check::Measured;
 use memreport_analysis::group::{group, CallTree};
 use memreport_analysis::set::{combined_peak, merge_groups, CombinedPeak, Process};
 use memreport_analysis::stats::Stats;
@@ -360,9 +361,9 @@ pub(crate) fn report(
 /// A set's name: its folder and its parent's file name.
 type Family = (Option<PathBuf>, String);
 
-/// The two sets of a diff's files: `NAME` and `NAME.PID` in one folder are one set, the sets in
+/// Files grouped into capture sets: `NAME` and `NAME.PID` in one folder are one set, the sets in
 /// the order their first file was given.
-fn two_sets(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Failure> {
+pub(crate) fn families(paths: &[PathBuf]) -> Vec<Vec<PathBuf>> {
     let family = |p: &Path| {
         let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let base = match name.rsplit_once('.') {
@@ -381,8 +382,14 @@ fn two_sets(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Failure> 
             None => sets.push((key, vec![p.clone()])),
         }
     }
+    sets.into_iter().map(|(_, files)| files).collect()
+}
+
+/// The two sets of a diff's files (see [`families`]).
+fn two_sets(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Failure> {
+    let sets = families(paths);
     match <[_; 2]>::try_from(sets) {
-        Ok([(_, before), (_, after)]) => Ok((before, after)),
+        Ok([before, after]) => Ok((before, after)),
         Err(sets) => Err(Failure {
             message: format!(
                 "a diff compares two captures, or two capture sets (before.bin before.bin.* \
@@ -440,4 +447,30 @@ pub(crate) fn diff(
     let (b, a) = (diff_members(&mb, &parts_b), diff_members(&ma, &parts_a));
     let result = memreport_analysis::diff::diff_sets((&b, peak_b), (&a, peak_a), opts.by);
     super::diff::answer(cx, &result, &opts, out, stderr)
+}
+
+/// What a capture set measured for `memreport check`: its combined peak and what each process
+/// held then, what each leaked, and each one's leak findings with its pid; and whether a capture
+/// was cut short.
+pub(crate) fn measure(
+    cx: &Context,
+    paths: &[PathBuf],
+    stderr: &mut dyn Write,
+) -> Result<(Measured, bool), Failure> {
+    let threads = Threads::Merged;
+    let by = memreport_analysis::group::By::Line;
+    let members = read(cx, paths, &[], true, threads, stderr)?;
+    let peak = peak_of(cx, &members);
+    let grouped = |parts: &[Part]| {
+        merge_groups(parts.iter().map(|p| group(p.analysis(&members), &p.rows, by)).collect())
+    };
+    let at_peak = grouped(&parts(cx, &members, Mode::Peak, threads, peak.as_ref(), stderr)?);
+    let leaked = grouped(&parts(cx, &members, Mode::Leaks, threads, None, stderr)?);
+    let found: Vec<_> =
+        members.iter().map(|m| memreport_analysis::leaks::detect(&m.analysis)).collect();
+    let per: Vec<_> = members.iter().zip(&found).map(|(m, f)| (Some(m.process.pid), f)).collect();
+    let peak_bytes = peak.as_ref().map_or(0, |p| p.bytes);
+    let measured = Measured::combine(peak_bytes, &at_peak, &leaked, &per);
+    let truncated = members.iter().any(|m| m.process.truncated);
+    Ok((measured, truncated))
 }

@@ -114,10 +114,11 @@ pub(super) fn header(analysis: &Analysis, capture_name: &str, what: &str) -> Hea
         Fact {
             name: "capture",
             value: format!(
-                "format {}, {}{}{}",
+                "format {}, {}{}{}{}",
                 h.version,
                 h.file_format.name().replace('_', " "),
                 if analysis.storage() == memreport_analysis::Storage::Lz4 { ", lz4" } else { "" },
+                info.wrapping.map(|w| format!(", in {}", w.name())).unwrap_or_default(),
                 if info.truncated() { ", truncated" } else { "" }
             ),
         },
