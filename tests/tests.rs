@@ -50,6 +50,8 @@ mod sets;
 mod hostile;
 // memreport check, the CI gate: limits against memray's figures, JSON, JUnit, sets, folders.
 mod check;
+// memreport export: every table in every format against memray's figures.
+mod export;
 // Captures wrapped in gzip or zstd, whole and cut short.
 mod wrapped;
 // Where -o writes: FIFOs, symlinks, hard links, modes, and never over an input.

@@ -787,6 +787,23 @@ impl Analysis {
                     .collect()
             }
         };
+        Ok(self.site_entries(rows, threads))
+    }
+
+    /// Every allocation of the run (frees excluded) as rows, threads as [`Analysis::entries`]
+    /// gives them; before the view's focus and ignore. Empty for an aggregated capture, which
+    /// does not keep them.
+    pub fn allocated_entries(&self, threads: Threads) -> Vec<Entry> {
+        if self.is_aggregated() || (threads == Threads::Split && self.threads_merged) {
+            return Vec::new();
+        }
+        let rows =
+            self.sites.iter().enumerate().map(|(i, s)| (i, s.allocated, s.first_index)).collect();
+        self.site_entries(rows, threads)
+    }
+
+    /// Rows `(site, usage, order)` merged into entries.
+    fn site_entries(&self, rows: Vec<(usize, Usage, u64)>, threads: Threads) -> Vec<Entry> {
         let group_tid = |s: &Site| {
             let group = self.thread_groups.get(s.class as usize);
             group.map_or(s.tid, |g| g.first_tid)
@@ -807,7 +824,7 @@ impl Analysis {
                     generation: s.generation,
                 }
             });
-        Ok(merge(items, threads, false))
+        merge(items, threads, false)
     }
 
     fn aggregated_entries(&self, mode: Mode, threads: Threads) -> Vec<Entry> {

@@ -50,6 +50,7 @@
 mod analysis;
 pub mod check;
 pub mod diff;
+pub mod export;
 mod files;
 pub mod group;
 mod heap;

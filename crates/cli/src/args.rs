@@ -332,6 +332,28 @@ pub(crate) enum Command {
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
     },
+    /// Tables for pandas, polars and DuckDB: per location (peak, leaked, allocated), per memory
+    /// sample, per allocation (with the record that freed it), or per location over time.
+    ///
+    /// `--format json` writes JSON Lines (one object per row). Allocation rows come in the order
+    /// their fate is known (freed, or still live at the end); sort by `index` for record order.
+    Export {
+        /// The capture file (.bin).
+        capture: PathBuf,
+        #[command(flatten)]
+        view: ViewArgs,
+        #[command(flatten)]
+        window: WindowArgs,
+        /// The file format.
+        #[arg(long, value_enum)]
+        format: crate::commands::export::FormatArg,
+        /// The table.
+        #[arg(long, value_enum, default_value_t = crate::commands::export::TableArg::Locations)]
+        table: crate::commands::export::TableArg,
+        /// Where to write it; `-` for stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
     /// A self-contained HTML flame graph of what was live at the peak (default), still live at
     /// the end (--leaks), or allocated and freed almost at once (--temporary).
     Flamegraph {

@@ -96,6 +96,7 @@ pub fn run_on(
         | Command::Leaks { view, .. }
         | Command::Diff { view, .. }
         | Command::Check { view, .. }
+        | Command::Export { view, .. }
         | Command::Report { view, .. } => match view.view() {
             Ok(v) => (Some(v), view.symbols()),
             Err(e) => {
@@ -113,6 +114,7 @@ pub fn run_on(
         | Command::Diff { window, .. }
         | Command::Report { window, .. }
         | Command::Check { window, .. }
+        | Command::Export { window, .. }
         | Command::Stats { window, .. } => match window.window() {
             Ok(w) => w,
             Err(e) => {
@@ -154,6 +156,8 @@ pub fn run_on(
         | Command::Check { json, .. }
         | Command::Leaks { json, .. } => !json,
         Command::Records { .. } => terminal.stdout,
+        // A table goes to stdout only with `-o -`: shown on a terminal, it is escaped there.
+        Command::Export { .. } => terminal.stdout,
         Command::Tree { .. } => true,
         Command::Flamegraph { output, .. } | Command::Report { output, .. } => output.is_some(),
     };
@@ -255,6 +259,9 @@ pub fn run_on(
                 memreport_analysis::check::Limits { max_peak, max_leaked, no_growth, max_growth };
             let opts = commands::CheckOptions { limits, json, junit };
             commands::check(&cx, &captures, opts, &mut out, stderr)
+        }
+        Command::Export { capture, view: _, window: _, format, table, output } => {
+            commands::export(&cx, &capture, table, format, &output, &mut out, stderr)
         }
         Command::Report { captures, view: _, window: _, output } => match captures.as_slice() {
             [capture] => commands::report(&cx, capture, output, &mut out, stderr),

@@ -158,8 +158,21 @@ pub(crate) fn write_page(
     out: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<(), Failure> {
+    write_streamed(cx, target, &mut |w| w.write_all(page), out, stderr)
+}
+
+/// Writes an output produced as it is written (an export of any length) to its target, as
+/// [`write_page`] does: through a temporary file renamed once `fill` succeeded, so a failure or
+/// an interruption never leaves a partial file.
+pub(crate) fn write_streamed(
+    cx: &Context,
+    target: Option<&Path>,
+    fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    out: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<(), Failure> {
     let Some(given) = target else {
-        return output(out.write_all(page));
+        return output(fill(out));
     };
     let fail = |e: io::Error| Failure {
         message: format!("{}: writing output: {e}", shown(given)),
@@ -167,20 +180,45 @@ pub(crate) fn write_page(
     };
     let path = resolve_links(given).map_err(fail)?;
     let existing = std::fs::metadata(&path).ok();
-    let written = match &existing {
+    let mut written = 0u64;
+    let mut counted = |w: &mut dyn Write| {
+        let mut counting = Counting { inner: w, bytes: 0 };
+        let result = fill(&mut counting);
+        written = counting.bytes;
+        result
+    };
+    let result = match &existing {
         Some(m) if !m.is_file() || hard_linked(m) => (|| {
             let mut file =
                 std::fs::OpenOptions::new().write(true).truncate(m.is_file()).open(&path)?;
-            file.write_all(page)?;
+            counted(&mut file)?;
             file.flush()
         })(),
-        _ => replace_atomically(&path, page, existing.as_ref()),
+        _ => replace_atomically(&path, &mut counted, existing.as_ref()),
     };
-    written.map_err(fail)?;
+    result.map_err(fail)?;
     if !cx.quiet {
-        let _ = writeln!(stderr, "wrote {} ({})", shown(given), human_size(page.len() as u64));
+        let _ = writeln!(stderr, "wrote {} ({})", shown(given), human_size(written));
     }
     Ok(())
+}
+
+/// A writer that counts what goes through it.
+struct Counting<'a> {
+    inner: &'a mut dyn Write,
+    bytes: u64,
+}
+
+impl Write for Counting<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// The file a path names once symlinks are followed (a dangling link names the file it points
@@ -213,18 +251,19 @@ fn hard_linked(_: &std::fs::Metadata) -> bool {
     false
 }
 
-/// Writes `page` to a temporary file beside `path` and renames it over `path`, with the mode of
+/// Writes `fill`'s output to a temporary file beside `path` and renames it over `path`, with the mode of
 /// the file it replaces.
 fn replace_atomically(
     path: &Path,
-    page: &[u8],
+    fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
     existing: Option<&std::fs::Metadata>,
 ) -> io::Result<()> {
     let name = path.file_name().unwrap_or(path.as_os_str()).to_string_lossy();
     let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(page)?;
+        let mut file = io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&temporary)?);
+        fill(&mut file)?;
+        let file = file.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         if let Some(m) = existing {
             std::fs::set_permissions(&temporary, m.permissions())?;

@@ -21,6 +21,8 @@
 
 pub mod check;
 pub mod diff;
+#[cfg(feature = "export")]
+pub mod export;
 pub mod html;
 pub mod info;
 pub mod leaks;

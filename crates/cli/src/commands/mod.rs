@@ -4,6 +4,7 @@
 
 mod check;
 pub(crate) mod diff;
+pub(crate) mod export;
 mod info;
 mod leaks;
 mod pages;
@@ -21,6 +22,7 @@ use crate::output::{shown, warn_truncated, Context, Failure};
 
 pub(crate) use check::{check, CheckOptions};
 pub(crate) use diff::{diff, DiffOptions};
+pub(crate) use export::export;
 pub(crate) use info::{info, records};
 pub(crate) use leaks::leaks;
 pub(crate) use pages::{flamegraph, report};
