@@ -57,6 +57,21 @@ pub(crate) fn export(
     let fail = |e: &dyn std::fmt::Display| Failure::input(path, e);
     match table {
         TableArg::Allocations => {
+            // Every allocation of the run, as memray recorded it: a window or a filter would
+            // silently not apply, so they are refused (the rows carry time_s and location to
+            // filter on).
+            let filtered = cx.view.as_ref().is_some_and(|v| {
+                v.filters().iter().any(|(name, _)| matches!(*name, "focus" | "ignore"))
+            });
+            if !cx.window.is_whole_run() || filtered {
+                return Err(Failure {
+                    message: "export --table allocations writes every allocation of the run: \
+                              --from, --to, --focus and --ignore do not apply to it (filter on \
+                              its time_s and location columns)"
+                        .to_string(),
+                    code: crate::EXIT_BAD_INPUT,
+                });
+            }
             // A pass of its own, streamed from the capture into the file. A corrupt capture
             // stops it: the error is the capture's, and no file is left.
             let mut capture = Some(memreport_analysis::Capture::open(path).map_err(|e| fail(&e))?);
