@@ -1,8 +1,6 @@
 //! `memreport check`, the CI gate: exit status, the line per crossed limit against memray's own
 //! figures for the capture, JSON, JUnit XML, capture sets and folders of per-test captures.
 
-use std::path::PathBuf;
-
 use serde_json::Value;
 
 use crate::common::{fixtures_dir, memreport};
@@ -114,14 +112,7 @@ fn a_folder_is_one_case_per_capture_in_junit() {
 /// location in a worker carries that worker's pid.
 #[test]
 fn a_capture_set_is_checked_as_one_program() {
-    let dir = fixtures_dir().join("set-pool-fork");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("capture.bin"))
-        .collect();
-    files.sort();
-    let args: Vec<String> = files.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let (args, _) = crate::sets::set();
     let mut top = vec!["top", "--json"];
     top.extend(args.iter().map(String::as_str));
     let top: Value = serde_json::from_slice(&memreport(&top).stdout).unwrap();

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::common::{fixtures_dir, memreport, top_locations};
 
 /// The set fixture's captures, the parent first then the workers by name, and memray's figures.
-fn set() -> (Vec<String>, Value) {
+pub(crate) fn set() -> (Vec<String>, Value) {
     let dir = fixtures_dir().join("set-pool-fork");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()

@@ -156,13 +156,6 @@ impl<W: Write> Table<W> {
     }
 }
 
-fn push<T>(values: &mut Values, value: T)
-where
-    Values: Push<T>,
-{
-    values.push(value);
-}
-
 trait Push<T> {
     fn push(&mut self, value: T);
 }
@@ -222,14 +215,14 @@ pub fn write_locations<W: Write>(
     let mut table = Table::new(out, format, NAMES, columns);
     for r in rows {
         let c = &mut table.columns;
-        push(&mut c[0], r.location.clone());
-        push(&mut c[1], r.function.clone());
-        push(&mut c[2], r.file.clone());
-        push(&mut c[3], r.line);
-        push(&mut c[4], r.module.clone());
+        c[0].push(r.location.clone());
+        c[1].push(r.function.clone());
+        c[2].push(r.file.clone());
+        c[3].push(r.line);
+        c[4].push(r.module.clone());
         for (i, usage) in [r.peak, r.leaked, r.allocated].into_iter().enumerate() {
-            push(&mut c[5 + 2 * i], usage.bytes);
-            push(&mut c[6 + 2 * i], usage.count);
+            c[5 + 2 * i].push(usage.bytes);
+            c[6 + 2 * i].push(usage.count);
         }
         table.row_done()?;
     }
@@ -246,9 +239,9 @@ pub fn write_timeline<W: Write>(
     let columns = vec![Values::F64(Vec::new()), Values::U64(Vec::new()), Values::U64(Vec::new())];
     let mut table = Table::new(out, format, NAMES, columns);
     for r in rows {
-        push(&mut table.columns[0], r.time_s);
-        push(&mut table.columns[1], r.rss_bytes);
-        push(&mut table.columns[2], r.heap_bytes);
+        table.columns[0].push(r.time_s);
+        table.columns[1].push(r.rss_bytes);
+        table.columns[2].push(r.heap_bytes);
         table.row_done()?;
     }
     table.finish()
@@ -264,9 +257,9 @@ pub fn write_series<'a, W: Write>(
     let columns = vec![Values::Str(Vec::new()), Values::F64(Vec::new()), Values::U64(Vec::new())];
     let mut table = Table::new(out, format, NAMES, columns);
     for r in rows {
-        push(&mut table.columns[0], r.location.to_string());
-        push(&mut table.columns[1], r.time_s);
-        push(&mut table.columns[2], r.live_bytes);
+        table.columns[0].push(r.location.to_string());
+        table.columns[1].push(r.time_s);
+        table.columns[2].push(r.live_bytes);
         table.row_done()?;
     }
     table.finish()
@@ -310,16 +303,16 @@ impl<W: Write> AllocationsWriter<W> {
     /// Adds a row (written with its batch).
     pub fn row(&mut self, r: AllocationRow<'_>) -> Result<(), ExportError> {
         let c = &mut self.table.columns;
-        push(&mut c[0], r.index);
-        push(&mut c[1], r.time_s);
-        push(&mut c[2], r.tid);
-        push(&mut c[3], r.thread.map(str::to_string));
-        push(&mut c[4], r.address);
-        push(&mut c[5], r.size);
-        push(&mut c[6], r.allocator.to_string());
-        push(&mut c[7], r.location.to_string());
-        push(&mut c[8], r.stack_id);
-        push(&mut c[9], r.freed_index);
+        c[0].push(r.index);
+        c[1].push(r.time_s);
+        c[2].push(r.tid);
+        c[3].push(r.thread.map(str::to_string));
+        c[4].push(r.address);
+        c[5].push(r.size);
+        c[6].push(r.allocator.to_string());
+        c[7].push(r.location.to_string());
+        c[8].push(r.stack_id);
+        c[9].push(r.freed_index);
         self.table.row_done()
     }
 
